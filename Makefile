@@ -1,0 +1,61 @@
+# rnn-nlu routine tasks. `make shell` and `make test` work on a fresh machine: they create .venv
+# with a Python 3.10 found on this machine, install the package, and are quick when nothing changed.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+STAMP := $(VENV)/.installed
+BOT := --config config/config.yml --domain config/domain.yml --data data
+MODELS := models
+PORT ?= 5005
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: install shell train test test-fast serve bench lint format clean
+
+install: $(STAMP)
+
+# Python 3.10: `python3.10` on PATH, else pyenv's, else a clear message.
+$(STAMP): pyproject.toml
+	@set -e; py=""; \
+	for c in python3.10 $$(ls -d "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"/versions/3.10*/bin/python3.10 2>/dev/null) /usr/bin/python3.10; do \
+	  if "$$c" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then py="$$c"; break; fi; \
+	done; \
+	if [ -z "$$py" ]; then echo "error: rnn-nlu needs Python 3.10 (Rasa 3.6 supports 3.8-3.10); install it, e.g. 'pyenv install 3.10'" >&2; exit 1; fi; \
+	echo "Using $$py"; \
+	[ -x $(PY) ] || "$$py" -m venv $(VENV); \
+	$(PY) -m pip install -q --upgrade pip setuptools wheel; \
+	$(PY) -m pip install -q -e '.[test]'; \
+	touch $(STAMP)
+
+$(MODELS)/.trained: $(STAMP) config/config.yml config/domain.yml $(wildcard data/*.yml) $(wildcard rnn_nlu/*.py rnn_nlu/*/*.py)
+	$(RASA) train $(BOT) --out $(MODELS)
+	@touch $@
+
+train: $(MODELS)/.trained
+
+shell: train
+	$(RASA) shell -m $(MODELS) --endpoints config/endpoints.yml
+
+serve: train
+	$(RASA) run --enable-api -m $(MODELS) -i 127.0.0.1 -p $(PORT) --endpoints config/endpoints.yml --credentials config/credentials.yml
+
+test: install
+	$(PY) -m pytest -ra
+
+test-fast: install
+	$(PY) -m pytest -ra -m "not slow"
+
+bench: install
+	$(PY) -m rnn_nlu.bench --help
+
+lint: install
+	$(VENV)/bin/ruff check rnn_nlu tests
+	$(VENV)/bin/ruff format --check rnn_nlu tests
+
+format: install
+	$(VENV)/bin/ruff format rnn_nlu tests
+	$(VENV)/bin/ruff check --fix rnn_nlu tests
+
+clean:
+	rm -rf $(VENV) $(MODELS) .pytest_cache

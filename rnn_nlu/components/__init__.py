@@ -1,0 +1,1 @@
+"""Rasa 3.6 graph components: thin glue around the Keras models in `rnn_nlu.models`."""

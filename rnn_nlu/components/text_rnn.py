@@ -1,0 +1,35 @@
+"""TextRNNClassifier: the TextRNN intent classifier as a Rasa graph component."""
+
+from typing import Any, Dict
+
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+
+from rnn_nlu.components.intent_classifier import RecurrentIntentClassifier
+from rnn_nlu.models.layers import RNN_TYPES
+from rnn_nlu.models.text_rnn import POOLINGS, build_text_rnn
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class TextRNNClassifier(RecurrentIntentClassifier):
+    """Intent classifier: embedding -> stacked (bi)directional LSTM/GRU/SimpleRNN -> pooling -> softmax."""
+
+    MODEL_DEFAULTS: Dict[str, Any] = {
+        # Size of the word embedding, trained from scratch on the training data.
+        "embedding_dim": 128,
+        # Recurrent cell: "lstm", "gru" or "simple" (Elman RNN).
+        "rnn_type": "lstm",
+        # Units per direction of each recurrent layer.
+        "rnn_units": 128,
+        # Number of stacked recurrent layers.
+        "num_layers": 1,
+        # Read the message both ways and concatenate the two states.
+        "bidirectional": True,
+        # How token states become one vector: "last", "max", "mean" or "attention".
+        "pooling": "max",
+        # Sizes of ReLU layers between pooling and the softmax ([]: none).
+        "dense_units": [],
+        # Dropout rate after the embedding, after pooling and after each dense layer.
+        "dropout": 0.2,
+    }
+    MODEL_CHOICES = {"rnn_type": sorted(RNN_TYPES), "pooling": list(POOLINGS)}
+    build_model = staticmethod(build_text_rnn)

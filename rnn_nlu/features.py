@@ -1,0 +1,84 @@
+"""Turning token lists into padded id arrays, and labels into ids. No Rasa imports here."""
+
+from collections import Counter
+from typing import Any, Dict, Iterable, List, Sequence
+
+import numpy as np
+from tensorflow.keras.preprocessing.sequence import pad_sequences
+
+PAD = "<pad>"
+UNK = "<unk>"
+PAD_ID = 0
+UNK_ID = 1
+
+
+class Vocabulary:
+    """Token <-> id map with PAD=0 and UNK=1; serialisable to JSON."""
+
+    def __init__(self, tokens: Sequence[str], lowercase: bool = True) -> None:
+        self.tokens = [PAD, UNK] + [t for t in tokens if t not in (PAD, UNK)]
+        self.lowercase = lowercase
+        self._ids = {token: i for i, token in enumerate(self.tokens)}
+
+    @classmethod
+    def build(
+        cls, token_lists: Iterable[Sequence[str]], min_frequency: int = 1, lowercase: bool = True
+    ) -> "Vocabulary":
+        """Vocabulary of the tokens seen at least `min_frequency` times, most frequent first."""
+        counts = Counter(cls._norm(t, lowercase) for tokens in token_lists for t in tokens)
+        kept = sorted((t for t, c in counts.items() if c >= min_frequency), key=lambda t: (-counts[t], t))
+        return cls(kept, lowercase)
+
+    @staticmethod
+    def _norm(token: str, lowercase: bool) -> str:
+        return token.lower() if lowercase else token
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def encode(self, tokens: Sequence[str]) -> List[int]:
+        """Ids of `tokens`; unknown tokens map to UNK, and no tokens to a single UNK."""
+        ids = [self._ids.get(self._norm(t, self.lowercase), UNK_ID) for t in tokens]
+        return ids or [UNK_ID]
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"tokens": self.tokens[2:], "lowercase": self.lowercase}
+
+    @classmethod
+    def from_json(cls, data: Dict[str, Any]) -> "Vocabulary":
+        return cls(list(data["tokens"]), bool(data["lowercase"]))
+
+
+def encode_batch(
+    token_lists: Sequence[Sequence[str]], vocabulary: Vocabulary, max_length: int
+) -> np.ndarray:
+    """(batch, time) int32 ids, right-padded with PAD to the longest sequence (at most `max_length`).
+
+    Right padding keeps Keras LSTM/GRU layers cuDNN-eligible on a GPU.
+    """
+    ids = [vocabulary.encode(tokens)[:max_length] for tokens in token_lists]
+    length = max((len(s) for s in ids), default=1)
+    return pad_sequences(ids, maxlen=length, padding="post", truncating="post", value=PAD_ID).astype(
+        np.int32
+    )
+
+
+class LabelEncoder:
+    """Sorted label names <-> ids."""
+
+    def __init__(self, labels: Iterable[str]) -> None:
+        self.labels = sorted(set(labels))
+        self._ids = {label: i for i, label in enumerate(self.labels)}
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def encode(self, labels: Sequence[str]) -> np.ndarray:
+        return np.array([self._ids[label] for label in labels], dtype=np.int32)
+
+    def ranking(self, probabilities: np.ndarray, length: int = 0) -> List[Dict[str, Any]]:
+        """Labels with their confidence, most confident first; cut to `length` when > 0."""
+        order = np.argsort(-probabilities, kind="stable")
+        if length > 0:
+            order = order[:length]
+        return [{"name": self.labels[i], "confidence": float(probabilities[i])} for i in order]

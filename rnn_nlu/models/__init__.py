@@ -1,0 +1,1 @@
+"""Pure Keras model builders. Nothing in this package imports Rasa."""

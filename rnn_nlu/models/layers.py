@@ -1,0 +1,62 @@
+"""Small Keras layers shared by the model builders: recurrent-layer factory and masked pooling."""
+
+from typing import Optional
+
+import tensorflow as tf
+from tensorflow import keras
+
+RNN_TYPES = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple": keras.layers.SimpleRNN}
+NEG_INF = -1e9
+
+
+def recurrent_layer(
+    rnn_type: str, units: int, return_sequences: bool, name: str, **kwargs
+) -> keras.layers.Layer:
+    """An LSTM, GRU or SimpleRNN layer.
+
+    Defaults (tanh, sigmoid gates, no recurrent dropout, no unroll) keep LSTM/GRU cuDNN-eligible on a
+    GPU; inputs must be right-padded for that.
+    """
+    if rnn_type not in RNN_TYPES:
+        raise ValueError(f"rnn_type must be one of {sorted(RNN_TYPES)}, not {rnn_type!r}")
+    return RNN_TYPES[rnn_type](units, return_sequences=return_sequences, name=name, **kwargs)
+
+
+class MaskedGlobalMaxPooling1D(keras.layers.Layer):
+    """Max over time that ignores padded steps: (batch, time, units) -> (batch, units)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs: tf.Tensor, mask: Optional[tf.Tensor] = None) -> tf.Tensor:
+        if mask is not None:
+            inputs = tf.where(mask[:, :, None], inputs, tf.cast(NEG_INF, inputs.dtype))
+        return tf.reduce_max(inputs, axis=1)
+
+    def compute_mask(self, inputs: tf.Tensor, mask: Optional[tf.Tensor] = None) -> None:
+        return None
+
+
+class AttentionPooling(keras.layers.Layer):
+    """Additive attention over time (Yang et al. 2016): softmax(v . tanh(W h_t)) weighted sum of h_t."""
+
+    def __init__(self, units: int = 64, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.units = units
+        self.supports_masking = True
+        self.project = keras.layers.Dense(units, activation="tanh", name="project")
+        self.score = keras.layers.Dense(1, use_bias=False, name="score")
+
+    def call(self, inputs: tf.Tensor, mask: Optional[tf.Tensor] = None) -> tf.Tensor:
+        scores = self.score(self.project(inputs))[:, :, 0]  # (batch, time)
+        if mask is not None:
+            scores = tf.where(mask, scores, tf.cast(NEG_INF, scores.dtype))
+        weights = tf.nn.softmax(scores, axis=-1)
+        return tf.einsum("bt,btu->bu", weights, inputs)
+
+    def compute_mask(self, inputs: tf.Tensor, mask: Optional[tf.Tensor] = None) -> None:
+        return None
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units}

@@ -1,0 +1,69 @@
+"""TextRNN intent classifier: embedding -> stacked (bi)directional RNN -> pooling -> dense -> softmax.
+
+After Liu, Qiu & Huang, "Recurrent Neural Network for Text Classification with Multi-Task Learning"
+(IJCAI 2016), the "TextRNN" baseline; attention pooling after Yang et al. (NAACL 2016).
+"""
+
+from typing import Sequence
+
+from tensorflow import keras
+
+from rnn_nlu.models.layers import AttentionPooling, MaskedGlobalMaxPooling1D, recurrent_layer
+
+POOLINGS = ("last", "max", "mean", "attention")
+
+
+def build_text_rnn(
+    vocab_size: int,
+    num_labels: int,
+    embedding_dim: int = 128,
+    rnn_type: str = "lstm",
+    rnn_units: int = 128,
+    num_layers: int = 1,
+    bidirectional: bool = True,
+    pooling: str = "max",
+    dense_units: Sequence[int] = (),
+    dropout: float = 0.2,
+) -> keras.Model:
+    """Builds the TextRNN classifier.
+
+    Args:
+        vocab_size: number of token ids, PAD (0) and UNK (1) included.
+        num_labels: number of intents; the output is a softmax over them.
+        embedding_dim: size of the token embedding, trained from scratch.
+        rnn_type: "lstm", "gru" or "simple".
+        rnn_units: units per direction of each recurrent layer.
+        num_layers: stacked recurrent layers.
+        bidirectional: run each recurrent layer both ways and concatenate.
+        pooling: "last" (final state), "max", "mean" or "attention" over time; padding is masked.
+        dense_units: sizes of ReLU layers between pooling and the softmax.
+        dropout: rate after the embedding, after pooling and after each dense layer.
+
+    Returns:
+        A model from (batch, time) int32 token ids to (batch, num_labels) probabilities.
+    """
+    assert vocab_size > 2, "vocabulary must hold at least one token besides PAD and UNK"
+    assert num_labels >= 2, "a softmax classifier needs at least two labels"
+    assert pooling in POOLINGS, f"pooling must be one of {POOLINGS}, not {pooling!r}"
+
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (batch, time)
+    x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(token_ids)
+    x = keras.layers.SpatialDropout1D(dropout, name="embedding_dropout")(x)  # drops whole channels
+    for i in range(num_layers):
+        sequences = i < num_layers - 1 or pooling != "last"
+        rnn = recurrent_layer(rnn_type, rnn_units, sequences, name=f"{rnn_type}_{i}")
+        if bidirectional:
+            rnn = keras.layers.Bidirectional(rnn, name=f"bi_{rnn_type}_{i}")
+        x = rnn(x)  # (batch, time, units * directions), or (batch, units * directions) when last
+    if pooling == "max":
+        x = MaskedGlobalMaxPooling1D(name="max_pool")(x)
+    elif pooling == "mean":
+        x = keras.layers.GlobalAveragePooling1D(name="mean_pool")(x)  # honours the mask
+    elif pooling == "attention":
+        x = AttentionPooling(name="attention_pool")(x)
+    x = keras.layers.Dropout(dropout, name="pool_dropout")(x)  # (batch, features)
+    for i, units in enumerate(dense_units):
+        x = keras.layers.Dense(units, activation="relu", name=f"dense_{i}")(x)
+        x = keras.layers.Dropout(dropout, name=f"dense_dropout_{i}")(x)
+    probabilities = keras.layers.Dense(num_labels, activation="softmax", name="intent")(x)
+    return keras.Model(token_ids, probabilities, name="text_rnn")

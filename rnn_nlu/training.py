@@ -1,0 +1,122 @@
+"""One fit loop for every model: seeding, held-out split, clipnorm, early stopping, progress bar."""
+
+import logging
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from rasa.utils.tensorflow.callback import RasaTrainingLogger
+from tensorflow import keras
+
+logger = logging.getLogger(__name__)
+
+Arrays = Union[np.ndarray, Dict[str, np.ndarray], Tuple[np.ndarray, ...]]
+
+
+def set_seed(seed: int) -> None:
+    """Seeds Python, NumPy and TensorFlow so that training on CPU is repeatable."""
+    keras.utils.set_random_seed(seed)
+
+
+def split_indices(
+    count: int, fraction: float, seed: int, stratify: Optional[Sequence[Any]] = None
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Shuffled (train, validation) indices; with `stratify`, each label keeps its share in both.
+
+    A label with too few examples for a validation share keeps them all in training.
+    """
+    rng = np.random.default_rng(seed)
+    if stratify is None:
+        order = rng.permutation(count)
+        n_val = int(count * fraction)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+    labels = np.asarray(stratify)
+    validation = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        validation.extend(members[: int(len(members) * fraction)])
+    validation = np.sort(np.array(validation, dtype=int))
+    train = np.setdiff1d(np.arange(count), validation)
+    return train, validation
+
+
+def take(x: Arrays, idx: np.ndarray) -> Arrays:
+    """Rows `idx` of an array, or of each array in a dict or tuple."""
+    if isinstance(x, dict):
+        return {k: v[idx] for k, v in x.items()}
+    if isinstance(x, tuple):
+        return tuple(v[idx] for v in x)
+    return x[idx]
+
+
+class EarlyStoppingRestoreBest(keras.callbacks.EarlyStopping):
+    """EarlyStopping that also restores the best weights when training runs all its epochs."""
+
+    def on_train_end(self, logs: Optional[Dict[str, Any]] = None) -> None:
+        if self.stopped_epoch == 0 and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+        logger.info(
+            f"Best epoch {self.best_epoch + 1} ({self.monitor} {self.best:.4f})"
+            + (f", stopped early at epoch {self.stopped_epoch + 1}." if self.stopped_epoch else ".")
+        )
+
+
+def fit(
+    model: keras.Model,
+    x: Arrays,
+    y: Optional[np.ndarray],
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    clipnorm: Optional[float],
+    validation_split: float,
+    patience: int,
+    random_seed: int,
+    loss: Any = "sparse_categorical_crossentropy",
+    metrics: Sequence[Any] = ("accuracy",),
+    stratify: Optional[Sequence[Any]] = None,
+    silent: bool = False,
+) -> keras.callbacks.History:
+    """Compiles and trains `model` with Adam, gradient clipping and early stopping on a held-out split.
+
+    `validation_split` of the examples (stratified by `stratify` when given) is held out to pick the
+    best epoch; with 0, or too little data to hold any out, all epochs run on all data.
+    """
+    set_seed(random_seed)
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm or None)
+    model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics))
+
+    count = _length(x)
+    callbacks: list = [RasaTrainingLogger(epochs, silent=silent)]
+    validation_data = None
+    if validation_split > 0:
+        train_idx, val_idx = split_indices(count, validation_split, random_seed, stratify)
+        if len(val_idx) > 0 and len(train_idx) > 0:
+            validation_data = (take(x, val_idx), None if y is None else y[val_idx])
+            x, y = take(x, train_idx), None if y is None else y[train_idx]
+            callbacks.append(
+                EarlyStoppingRestoreBest(
+                    monitor="val_loss", patience=patience, restore_best_weights=True
+                )
+            )
+        else:
+            logger.info("Too little data to hold out a validation split; training on all of it.")
+    held_out = _length(validation_data[0]) if validation_data else 0
+    logger.info(
+        f"Training {model.name} for up to {epochs} epochs on {count} examples ({held_out} held out)."
+    )
+    return model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        validation_data=validation_data,
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=0,
+    )
+
+
+def _length(x: Arrays) -> int:
+    first = next(iter(x.values())) if isinstance(x, dict) else x[0] if isinstance(x, tuple) else x
+    return len(first)

@@ -1,0 +1,150 @@
+"""The contract every intent classifier of ours keeps, checked once for all of them.
+
+Train on tiny data, persist, load, and predict: the loaded model ranks like the trained one, the
+ranking is sorted by confidence, and bad input (empty, huge, emoji, unknown words) gets an answer.
+"""
+
+from typing import Any, Dict, List
+
+import numpy as np
+import pytest
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.shared.exceptions import InvalidConfigException
+from rasa.shared.nlu.training_data.message import Message
+
+from rnn_nlu import TextRNNClassifier
+from tests.helpers import TINY_INTENTS, messages, training_data
+
+# Small, fast settings that still learn the tiny data; validation off so every epoch runs.
+FAST = {"epochs": 40, "embedding_dim": 16, "rnn_units": 16, "validation_split": 0.0, "batch_size": 8}
+CLASSIFIERS = [TextRNNClassifier]
+BAD_TEXTS = ["", "   ", "x" * 10_000, "book " * 2_000, "🛫✈️🙂 𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "qwzx blorf snarg", "你好，我想订机票"]
+
+
+def train(cls, config: Dict[str, Any], data, model_storage, resource, execution_context):
+    component = cls.create({**FAST, **config}, model_storage, resource, execution_context)
+    component.train(data)
+    return component
+
+
+def rankings(component, parsed: List[Message]) -> List[List[Dict[str, Any]]]:
+    component.process(parsed)
+    return [m.get("intent_ranking") for m in parsed]
+
+
+@pytest.fixture(scope="module", params=CLASSIFIERS, ids=lambda c: c.__name__)
+def trained(request, tmp_path_factory, resource, execution_context):
+    """A classifier trained once per module on the tiny data; its storage is `trained.storage`."""
+    storage = LocalModelStorage.create(tmp_path_factory.mktemp(request.param.__name__))
+    component = train(request.param, {}, training_data(), storage, resource, execution_context)
+    component.storage = storage
+    return component
+
+
+def test_learns_the_tiny_data(trained):
+    texts = ["hello there", "see you later", "book a flight to denver", "is it raining"]
+    parsed = messages(*texts)
+    trained.process(parsed)
+    assert [m.get("intent")["name"] for m in parsed] == list(TINY_INTENTS)
+
+
+def test_ranking_is_sorted_complete_and_sums_to_one(trained):
+    (message,) = messages("hello there")
+    trained.process([message])
+    ranking = message.get("intent_ranking")
+    confidences = [r["confidence"] for r in ranking]
+    assert confidences == sorted(confidences, reverse=True)
+    assert {r["name"] for r in ranking} == set(TINY_INTENTS)
+    assert message.get("intent") == ranking[0]
+    assert sum(confidences) == pytest.approx(1.0, abs=1e-5)
+    assert all(isinstance(c, float) for c in confidences)
+
+
+def test_persist_load_round_trip_gives_same_ranking(trained, resource, execution_context):
+    texts = ["hello there", "fly me to rome", "unknown words here", ""]
+    before = rankings(trained, messages(*texts))
+    loaded = type(trained).load(trained.config, trained.storage, resource, execution_context)
+    after = rankings(loaded, messages(*texts))
+    assert [[r["name"] for r in ranking] for ranking in after] == [
+        [r["name"] for r in ranking] for ranking in before
+    ]
+    for a, b in zip(after, before):
+        np.testing.assert_allclose(
+            [r["confidence"] for r in a], [r["confidence"] for r in b], rtol=1e-6
+        )
+
+
+def test_batch_prediction_equals_one_by_one(trained):
+    texts = ["hi", "book a flight from paris to rome tomorrow please", "bye"]
+    together = rankings(trained, messages(*texts))
+    alone = [rankings(trained, messages(t))[0] for t in texts]
+    for a, b in zip(together, alone):
+        assert [r["name"] for r in a] == [r["name"] for r in b]
+        np.testing.assert_allclose(
+            [r["confidence"] for r in a], [r["confidence"] for r in b], atol=1e-5
+        )
+
+
+@pytest.mark.parametrize("text", BAD_TEXTS, ids=["empty", "spaces", "10k-chars", "10k-words",
+                                                 "emoji", "unknown", "chinese"])
+def test_bad_input_gets_a_normal_prediction(trained, text):
+    (message,) = messages(text)
+    trained.process([message])
+    assert message.get("intent")["name"] in TINY_INTENTS
+    assert 0.0 <= message.get("intent")["confidence"] <= 1.0
+    assert len(message.get("intent_ranking")) == len(TINY_INTENTS)
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
+def test_ranking_length_cuts_the_ranking(cls, model_storage, resource,
+                                         execution_context):
+    component = train(cls, {"ranking_length": 2, "epochs": 2}, training_data(), model_storage,
+                      resource, execution_context)
+    (message,) = messages("hello")
+    component.process([message])
+    assert len(message.get("intent_ranking")) == 2
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
+def test_single_intent_is_predicted_with_full_confidence(
+    cls, model_storage, resource, execution_context
+):
+    data = training_data({"greet": TINY_INTENTS["greet"]})
+    with pytest.warns(UserWarning, match="single intent"):
+        component = train(cls, {}, data, model_storage, resource, execution_context)
+    loaded = cls.load(component.config, model_storage, resource, execution_context)
+    for c in (component, loaded):
+        (message,) = messages("book a flight")
+        c.process([message])
+        assert message.get("intent") == {"name": "greet", "confidence": 1.0}
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
+def test_untrained_component_predicts_no_intent(cls, model_storage, resource, execution_context):
+    component = cls.load({}, model_storage, resource, execution_context)  # nothing was stored
+    (message,) = messages("hello")
+    component.process([message])
+    assert message.get("intent") == {"name": None, "confidence": 0.0}
+    assert message.get("intent_ranking") == []
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("epochz", 3, "unknown option.*'epochz'"),
+        ("epochs", 0, "'epochs' must be at least 1"),
+        ("epochs", "ten", "'epochs' must be an integer"),
+        ("dropout", 1.5, "'dropout' must be below 1"),
+        ("learning_rate", -0.1, "'learning_rate' must be positive"),
+        ("rnn_type", "transformer", "'rnn_type' must be one of"),
+        ("bidirectional", "yes", "'bidirectional' must be true or false"),
+        ("dense_units", [64, -1], "'dense_units' must be a list of positive integers"),
+    ],
+)
+def test_bad_option_is_a_clear_config_error(cls, option, value, message, model_storage, resource,
+                                            execution_context):
+    if option not in cls.get_default_config() and not option.endswith("z"):
+        pytest.skip(f"{cls.__name__} has no option {option}")
+    with pytest.raises(InvalidConfigException, match=message):
+        cls.create({option: value}, model_storage, resource, execution_context)

@@ -1,0 +1,39 @@
+"""Helpers shared by the tests: tokenized messages and tiny training data made in code."""
+
+from typing import Dict, List
+
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+# Four intents with disjoint key words, eight examples each: small enough to train in seconds.
+TINY_INTENTS: Dict[str, List[str]] = {
+    "greet": ["hi", "hello there", "hey", "good morning", "hi bot", "hello", "hey there", "howdy"],
+    "goodbye": ["bye", "goodbye", "see you later", "bye bye", "see you", "good night", "farewell",
+                "catch you later"],
+    "book_flight": ["book a flight to denver", "i want to fly to boston", "find me a flight",
+                    "book a flight from paris to rome", "i need a plane ticket",
+                    "fly me to london", "reserve a flight tomorrow", "get me a flight to berlin"],
+    "ask_weather": ["what is the weather", "is it raining", "will it be sunny tomorrow",
+                    "how cold is it", "weather forecast please", "is it going to snow",
+                    "what's the temperature", "do i need an umbrella"],
+}
+
+_tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+
+
+def tokenize(messages: List[Message]) -> List[Message]:
+    _tokenizer.process(messages)
+    return messages
+
+
+def messages(*texts: str) -> List[Message]:
+    """Tokenized messages from texts."""
+    return tokenize([Message.build(text=t) for t in texts])
+
+
+def training_data(intents: Dict[str, List[str]] = TINY_INTENTS) -> TrainingData:
+    """Tokenized intent examples."""
+    return TrainingData(
+        tokenize([Message.build(text=t, intent=i) for i, texts in intents.items() for t in texts])
+    )
