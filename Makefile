@@ -11,7 +11,10 @@ PORT ?= 5005
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install shell train test test-fast serve bench lint format clean
+SNIPS ?= ../shared/datasets/snips
+BENCH_CONFIGS ?= diet_e20 logreg textrnn
+
+.PHONY: install shell train test test-fast serve bench redis lint format clean
 
 install: $(STAMP)
 
@@ -40,14 +43,25 @@ shell: train
 serve: train
 	$(RASA) run --enable-api -m $(MODELS) -i 127.0.0.1 -p $(PORT) --endpoints config/endpoints.yml --credentials config/credentials.yml
 
-test: install
+# The scale-out tests need a real redis-server (Debian package); install it when missing.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "Installing redis-server (Debian package) for the scale-out tests"; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq redis-server >/dev/null; }
+
+test: install redis
 	$(PY) -m pytest -ra
 
 test-fast: install
 	$(PY) -m pytest -ra -m "not slow"
 
+# Our pipelines against Rasa's DIET on SNIPS (see docs/benchmarks.md); DIET alone takes over an hour.
 bench: install
-	$(PY) -m rnn_nlu.bench --help
+	$(PY) -m rnn_nlu.bench convert $(SNIPS) bench-results/snips-yaml
+	nice -n 5 $(PY) -m rnn_nlu.bench nlu --train bench-results/snips-yaml/train.yml \
+	  --test bench-results/snips-yaml/test.yml $(foreach c,$(BENCH_CONFIGS),--config config/bench/$(c).yml) \
+	  --cache bench-results/cache --out bench-results/snips
 
 lint: install
 	$(VENV)/bin/ruff check rnn_nlu tests
