@@ -1,0 +1,140 @@
+"""`python -m rnn_nlu.bench` / `rnn-nlu-bench`: convert data, benchmark NLU and dialogue configs.
+
+See docs/benchmarks.md.
+"""
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+import warnings
+from pathlib import Path
+from typing import List, Optional
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnn-nlu-bench",
+        description="Benchmark Rasa NLU pipelines and dialogue policies on the same data.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    convert = commands.add_parser(
+        "convert", help="joint intent/slot data (seq.in, seq.out, label) -> Rasa NLU YAML"
+    )
+    convert.add_argument("directory", type=Path, help="a split directory, or one holding splits")
+    convert.add_argument("out", type=Path, help="directory for <split>.yml")
+    convert.add_argument(
+        "--multi-intent-symbol",
+        default="+",
+        help="joins several intents ('a#b' becomes 'a+b' by default, Rasa's multi-intent style)",
+    )
+
+    for name, text in (
+        ("nlu", "train NLU configs, parse a test set"),
+        ("core", "train dialogue configs, run Rasa's story evaluation"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        if name == "nlu":
+            sub.add_argument("--train", type=Path, required=True, help="Rasa NLU YAML to train on")
+            sub.add_argument("--test", type=Path, required=True, help="Rasa NLU YAML to test on")
+        else:
+            sub.add_argument("--domain", type=Path, required=True, help="domain.yml")
+            sub.add_argument(
+                "--stories",
+                type=Path,
+                required=True,
+                help="stories (and rules) to train on: a file or directory",
+            )
+            sub.add_argument(
+                "--test-stories", type=Path, required=True, help="test stories for `rasa test core`"
+            )
+        sub.add_argument(
+            "--config",
+            type=Path,
+            action="append",
+            required=True,
+            help="a Rasa config.yml; repeat for each config to compare",
+        )
+        sub.add_argument(
+            "--out",
+            type=Path,
+            required=True,
+            help="directory for results.json/.md/.png and per-run logs",
+        )
+        sub.add_argument(
+            "--repeat",
+            type=int,
+            default=1,
+            help="train each config this many times, seeds seed..seed+N-1 (default 1)",
+        )
+        sub.add_argument(
+            "--seed",
+            type=int,
+            default=0,
+            help="first seed, set on every component that has one (default 0)",
+        )
+        sub.add_argument(
+            "--cache",
+            type=Path,
+            default=None,
+            help="reuse results of identical earlier runs stored here, store new ones",
+        )
+        sub.add_argument(
+            "--reference",
+            default=None,
+            help="config name the relative table compares with (default: the first)",
+        )
+        sub.add_argument(
+            "--keep-models",
+            action="store_true",
+            help="keep each trained model.tar.gz in its run directory",
+        )
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Entry point of `python -m rnn_nlu.bench` and `rnn-nlu-bench`."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("rasa", "tensorflow", "absl", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+        warnings.filterwarnings("ignore", category=category)  # from Rasa's dependencies
+
+    if args.command == "convert":
+        from rnn_nlu.bench.convert import convert
+
+        convert(args.directory, args.out, args.multi_intent_symbol)
+        return
+    if args.repeat < 1:
+        raise SystemExit("--repeat must be at least 1")
+    missing = [str(p) for p in args.config if not p.is_file()]
+    if missing:
+        raise SystemExit(f"config not found: {', '.join(missing)}")
+    common = dict(
+        configs=args.config,
+        out=args.out,
+        repeat=args.repeat,
+        seed=args.seed,
+        cache_dir=args.cache,
+        keep_models=args.keep_models,
+        reference=args.reference,
+        command="rnn-nlu-bench " + shlex.join(argv),
+    )
+    if args.command == "nlu":
+        from rnn_nlu.bench import nlu
+
+        nlu.run(args.train, args.test, **common)
+    else:
+        from rnn_nlu.bench import core
+
+        core.run(args.domain, args.stories, args.test_stories, **common)
+
+
+if __name__ == "__main__":
+    main()

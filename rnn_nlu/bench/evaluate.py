@@ -1,0 +1,115 @@
+"""Worker run in a fresh process per model: load it once, then evaluate it the way a user meets it.
+
+`nlu MODEL TEST.yml OUT.json`: `Agent.load`, then `agent.parse_message(text)` for every test
+message (the code path of `rasa run`'s /model/parse), timed per message after a warm-up.
+`core MODEL STORIES.yml OUT_DIR OUT.json`: `Agent.load`, then Rasa's own `rasa.core.test.test`.
+Rasa's logging is set to WARNING first: DEBUG logging adds milliseconds to every parse.
+"""
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+WARMUP_MESSAGES = 20  # parsed before timing starts: the first calls build TensorFlow graphs
+
+
+def _quiet() -> None:
+    os.environ["LOG_LEVEL"] = "WARNING"
+    logging.basicConfig(level=logging.WARNING)
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
+
+
+def _load(model: str) -> Tuple[Any, float]:
+    """The agent, and the seconds `Agent.load` took once Rasa and its components were imported."""
+    import rasa.engine.recipes.default_components  # noqa: F401 (imports TensorFlow)
+    from rasa.core.agent import Agent
+
+    start = time.perf_counter()
+    agent = Agent.load(model)
+    return agent, time.perf_counter() - start
+
+
+def _entities(entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    keys = ("start", "end", "entity", "value", "extractor")
+    return [{k: e.get(k) for k in keys} for e in entities if "start" in e and "end" in e]
+
+
+async def _parse_all(agent: Any, texts: List[str]) -> List[Dict[str, Any]]:
+    for text in texts[:WARMUP_MESSAGES]:
+        await agent.parse_message(text)
+    parsed = []
+    for text in texts:
+        start = time.perf_counter()
+        result = await agent.parse_message(text)
+        milliseconds = (time.perf_counter() - start) * 1000
+        intent = result.get("intent") or {}
+        parsed.append(
+            {
+                "intent": intent.get("name"),
+                "entities": _entities(result.get("entities") or []),
+                "ms": milliseconds,
+            }
+        )
+    return parsed
+
+
+def evaluate_nlu(model: str, test_file: str) -> Dict[str, Any]:
+    """Load time, and gold and predicted intent and entities with the parse time of each message."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    examples = [m for m in load_data(test_file).intent_examples if m.get("text")]
+    agent, load_seconds = _load(model)
+    parsed = asyncio.run(_parse_all(agent, [m.get("text") for m in examples]))
+    messages = [
+        {
+            "text": m.get("text"),
+            "gold_intent": m.get("intent"),
+            "gold_entities": _entities(m.get("entities") or []),
+            **p,
+        }
+        for m, p in zip(examples, parsed)
+    ]
+    return {"load_seconds": load_seconds, "warmup_messages": WARMUP_MESSAGES, "messages": messages}
+
+
+def evaluate_core(model: str, stories: str, out_dir: str) -> Dict[str, Any]:
+    """Load time, action accuracy and conversation accuracy from Rasa's story evaluation."""
+    from rasa.core.test import test
+
+    agent, load_seconds = _load(model)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    result = asyncio.run(test(stories, agent, out_directory=out_dir, disable_plotting=True))
+    report = json.loads((Path(out_dir) / "story_report.json").read_text())
+    conversations = report.get("conversation_accuracy", {})
+    return {
+        "load_seconds": load_seconds,
+        "action_accuracy": result["accuracy"],
+        "action_f1": result["f1"],
+        "conversation_accuracy": conversations.get("accuracy"),
+        "conversations": conversations.get("total"),
+        "conversations_correct": conversations.get("correct"),
+    }
+
+
+def main(argv: List[str]) -> None:
+    _quiet()
+    if argv[0] == "nlu":
+        result = evaluate_nlu(argv[1], argv[2])
+    elif argv[0] == "core":
+        result = evaluate_core(argv[1], argv[2], argv[3])
+    else:
+        raise SystemExit(f"unknown task {argv[0]!r}: expected 'nlu' or 'core'")
+    Path(argv[-1]).write_text(json.dumps(result), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

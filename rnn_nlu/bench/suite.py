@@ -1,0 +1,60 @@
+"""The loop both benchmarks share: configs take turns over the repeats, each result is measured
+or taken from the cache, and the reports are rewritten after every run."""
+
+import logging
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from rnn_nlu.bench import report, runner
+
+logger = logging.getLogger(__name__)
+
+# measure(name, seeded config text, run directory) -> result record
+Measure = Callable[[str, str, Path], Dict[str, Any]]
+
+
+def run(
+    kind: str,
+    measure: Measure,
+    data: Dict[str, Any],
+    data_files: Sequence[Path],
+    configs: Sequence[Path],
+    out: Path,
+    repeat: int = 1,
+    seed: int = 0,
+    cache_dir: Optional[Path] = None,
+    keep_models: bool = False,
+    reference: Optional[str] = None,
+    command: str = "",
+) -> Dict[str, Any]:
+    """Measures every config `repeat` times (seeds `seed`...); writes results.{json,md,png}."""
+    names = report.config_names(configs)
+    cache = runner.Cache(cache_dir)
+    settings = {
+        "repeat": repeat,
+        "seeds": [seed + r for r in range(repeat)],
+        "cache": str(cache_dir) if cache_dir else None,
+    }
+    records: List[Dict[str, Any]] = []
+    jobs = [(r, name, path) for r in range(repeat) for name, path in zip(names, configs)]
+    for number, (r, name, path) in enumerate(jobs, start=1):
+        run_seed = seed + r
+        text = runner.seeded_config(path, run_seed)
+        key = runner.cache_key(kind, text, data_files)
+        step = f"[{number}/{len(jobs)}] {name} seed {run_seed}"
+        record = cache.get(key)
+        if record:
+            logger.info(f"{step}: reused the result of {record['reused']}")
+        else:
+            work = out / "runs" / f"{name}-seed{run_seed}"
+            logger.info(f"{step}: measuring (logs in {work})")
+            record = measure(name, text, work)
+            cache.put(key, record)
+            if not keep_models:
+                (work / "model.tar.gz").unlink(missing_ok=True)
+            logger.info(f"    {report.one_line(record)}")
+        records.append({"config": name, "config_file": str(path), "seed": run_seed, **record})
+        # Rewritten after every run, so a long benchmark shows its results so far.
+        results = report.results(kind, records, data, settings, command, number, len(jobs))
+        report.write_all(results, out, names, reference)
+    return results
