@@ -1,4 +1,5 @@
-"""`python -m rnn_nlu.bench` / `rnn-nlu-bench`: convert data, benchmark NLU and dialogue configs.
+"""`python -m rnn_nlu.bench` / `rnn-nlu-bench`: convert data, benchmark NLU and dialogue configs,
+load a running bot.
 
 See docs/benchmarks.md.
 """
@@ -91,6 +92,27 @@ def _parser() -> argparse.ArgumentParser:
             action="store_true",
             help="keep each trained model.tar.gz in its run directory",
         )
+    load = commands.add_parser("load", help="concurrent clients against a Rasa server on 127.0.0.1")
+    target = load.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--url", help="a running `rasa run --enable-api`, e.g. http://127.0.0.1:5005"
+    )
+    target.add_argument(
+        "--model",
+        type=Path,
+        help="a model.tar.gz: start `rasa run --enable-api` for it, then stop it",
+    )
+    load.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
+    load.add_argument("--seconds", type=float, default=60, help="how long to load (default 60)")
+    load.add_argument(
+        "--max-requests", type=int, default=100_000, help="stop after this many (default 100000)"
+    )
+    load.add_argument(
+        "--pid", type=int, help="the server's process id, for its memory (with --url)"
+    )
+    load.add_argument(
+        "--out", type=Path, default=Path("bench-results/load"), help="default bench-results/load"
+    )
     return parser
 
 
@@ -110,6 +132,28 @@ def main(argv: Optional[List[str]] = None) -> None:
         from rnn_nlu.bench.convert import convert
 
         convert(args.directory, args.out, args.multi_intent_symbol)
+        return
+    if args.command == "load":
+        from rnn_nlu.bench import load
+
+        if args.clients < 1 or args.seconds <= 0 or args.max_requests < 1:
+            raise SystemExit("--clients, --seconds and --max-requests must be positive")
+        if args.model is not None and not args.model.is_file():
+            raise SystemExit(f"model not found: {args.model}")
+        try:
+            url = load.check_url(args.url) if args.url else None
+        except ValueError as e:
+            raise SystemExit(str(e)) from None
+        load.run(
+            url,
+            args.model,
+            args.clients,
+            args.seconds,
+            args.max_requests,
+            args.pid,
+            args.out,
+            command="rnn-nlu-bench " + shlex.join(argv),
+        )
         return
     if args.repeat < 1:
         raise SystemExit("--repeat must be at least 1")

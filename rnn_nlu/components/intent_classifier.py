@@ -21,7 +21,7 @@ from rnn_nlu import persistence
 from rnn_nlu.config import validate_config
 from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch
 from rnn_nlu.models.inference import compiled_predict
-from rnn_nlu.training import fit
+from rnn_nlu.training import fit, set_seed
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +139,7 @@ class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
         )
         x = encode_batch(tokens, self.vocabulary, self.config["max_sequence_length"])
         y = self.labels.encode([e.get(INTENT) for e in examples])
+        set_seed(self.config["random_seed"])  # before building: the initial weights are random too
         self.model = self.build_model(len(self.vocabulary), len(self.labels), **self._model_options())
         logger.info(
             f"{self.__class__.__name__}: {len(examples)} examples, {len(self.labels)} intents, "

@@ -1,0 +1,268 @@
+"""`load`: concurrent clients against a running Rasa server on this machine; throughput, latency,
+errors and the server's memory. See docs/benchmarks.md, "Load"."""
+
+import ipaddress
+import json
+import logging
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import urlparse
+
+import numpy as np
+import requests
+
+from rnn_nlu.bench import runner
+
+logger = logging.getLogger(__name__)
+
+ENDPOINTS = ("/model/parse", "/webhooks/rest/webhook")
+REQUEST_TIMEOUT = 60  # seconds one request may take before it counts as an error
+START_TIMEOUT = 900  # seconds `rasa run` may take to load the model on a busy machine
+UTTERANCES = [
+    "hi there",
+    "I want to book a flight",
+    "book me a flight from Boston to Denver",
+    "I need a ticket to San Francisco tomorrow morning",
+    "are there any flights from New York to Chicago on Friday",
+    "show me the cheapest flight to Seattle next week",
+    "what time does the flight to Atlanta leave",
+    "one way from Dallas to Miami on the 3rd of May please",
+    "economy class, two passengers",
+    "yes that's right",
+    "no, change the destination to Philadelphia",
+    "cancel my booking",
+    "thanks, bye",
+]
+
+Sample = Tuple[str, float, bool, str]  # endpoint, seconds, success, error text
+
+
+def check_url(url: str) -> str:
+    """`url` without a trailing slash; ValueError unless it is http(s) on a loopback address."""
+    parsed = urlparse(url)
+    host = (parsed.hostname or "").lower()
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if parsed.scheme not in ("http", "https") or not loopback:
+        raise ValueError(
+            f"--url must be http(s) on 127.0.0.1, localhost or ::1 (this tool loads only a server "
+            f"on this machine); got {url!r}"
+        )
+    return url.rstrip("/")
+
+
+def rss_mb(pid: Optional[int]) -> Optional[float]:
+    """Resident memory of `pid` and its descendants in MB (from /proc), or None."""
+    if pid is None:
+        return None
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        proc = Path(f"/proc/{current}")
+        try:
+            for line in (proc / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in (proc / "task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total / 1024 if total else None
+
+
+def summarize(samples: List[Sample], seconds: float) -> Dict[str, Any]:
+    """Requests/s, errors and p50/p99 latency (ms, successful requests) overall and per endpoint."""
+
+    def stats(group: List[Sample]) -> Dict[str, Any]:
+        ok = [s[1] * 1000 for s in group if s[2]]
+        return {
+            "requests": len(group),
+            "errors": len(group) - len(ok),
+            "requests_per_s": len(group) / seconds if seconds > 0 else 0.0,
+            "p50_ms": float(np.percentile(ok, 50)) if ok else None,
+            "p99_ms": float(np.percentile(ok, 99)) if ok else None,
+        }
+
+    summary = stats(samples)
+    summary["endpoints"] = {e: stats([s for s in samples if s[0] == e]) for e in ENDPOINTS}
+    summary["error_examples"] = sorted({s[3] for s in samples if not s[2]})[:5]
+    return summary
+
+
+def _post(session: requests.Session, url: str, endpoint: str, sender: str, text: str) -> Sample:
+    body = {"text": text} if endpoint == ENDPOINTS[0] else {"sender": sender, "message": text}
+    start = time.perf_counter()
+    try:
+        response = session.post(url + endpoint, json=body, timeout=REQUEST_TIMEOUT)
+        ok, error = response.ok, "" if response.ok else f"{endpoint}: HTTP {response.status_code}"
+    except requests.RequestException as e:
+        ok, error = False, f"{endpoint}: {type(e).__name__}"
+    return endpoint, time.perf_counter() - start, ok, error
+
+
+def hammer(url: str, clients: int, seconds: float, max_requests: int) -> Tuple[List[Sample], float]:
+    """`clients` threads alternating both endpoints until `seconds` or `max_requests` are used."""
+    samples: List[Sample] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def client(index: int) -> None:
+        sender = f"load-{index}-{uuid.uuid4().hex[:8]}"
+        with requests.Session() as session:
+            for turn in range(max_requests):
+                if time.perf_counter() >= deadline:
+                    return
+                text = UTTERANCES[(index + turn // 2) % len(UTTERANCES)]
+                sample = _post(session, url, ENDPOINTS[turn % 2], sender, text)
+                with lock:
+                    if len(samples) >= max_requests:
+                        return
+                    samples.append(sample)
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return samples, time.perf_counter() - start
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(model: Path, log: Path) -> Tuple[subprocess.Popen, str]:
+    """`rasa run --enable-api` for `model` on a free loopback port; returns once it answers."""
+    port = free_port()
+    repo = Path(__file__).resolve().parents[2]
+    config = repo / "config"
+    command = runner.python_command("-m", "rasa", "run", "--enable-api", "--model", model.resolve())
+    command += ["--interface", "127.0.0.1", "--port", str(port)]
+    command += ["--credentials", str(config / "credentials.yml")]
+    command += ["--endpoints", str(config / "endpoints.yml")]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w", encoding="utf-8") as out:
+        server = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, cwd=repo, env=runner.child_env()
+        )
+    url, started = f"http://127.0.0.1:{port}", time.perf_counter()
+    while time.perf_counter() - started < START_TIMEOUT:
+        if server.poll() is not None:
+            raise RuntimeError(f"rasa run exited with {server.returncode}; see {log}")
+        try:
+            if requests.get(url + "/status", timeout=5).ok:
+                logger.info(f"rasa run is up on {url} after {time.perf_counter() - started:.0f} s")
+                return server, url
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    stop_server(server)
+    raise RuntimeError(f"rasa run did not answer within {START_TIMEOUT} s; see {log}")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    """Terminates the server it started, then kills it if it lingers."""
+    server.terminate()
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def markdown(results: Dict[str, Any]) -> str:
+    """results.json as a short Markdown report."""
+    s, v, m = results["summary"], results["versions"], results["machine"]
+    fmt = lambda x, spec=".1f": "—" if x is None else format(x, spec)  # noqa: E731
+    lines = [
+        "# Load benchmark",
+        "",
+        f"- server: {results['settings']['url']} ({results['settings']['target']})",
+        f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['system']}",
+        "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
+        f"- {results['settings']['clients']} clients, {s['seconds']:.1f} s; "
+        f"finished: {results['finished']}",
+        f"- command: `{results['command']}`",
+        "",
+        "| endpoint | requests | requests/s | errors | p50 (ms) | p99 (ms) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, e in [*s["endpoints"].items(), ("all", s)]:
+        lines.append(
+            f"| {name} | {e['requests']} | {fmt(e['requests_per_s'])} | {e['errors']} | "
+            f"{fmt(e['p50_ms'])} | {fmt(e['p99_ms'])} |"
+        )
+    lines += [
+        "",
+        f"Server RSS: {fmt(s['rss_start_mb'])} MB at start, {fmt(s['rss_end_mb'])} MB at end "
+        f"({fmt(s['rss_growth_pct'], '+.1f')} %).",
+        *(f"Error: {e}" for e in s["error_examples"]),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run(
+    url: Optional[str],
+    model: Optional[Path],
+    clients: int,
+    seconds: float,
+    max_requests: int,
+    pid: Optional[int],
+    out: Path,
+    command: str,
+) -> Dict[str, Any]:
+    """Runs the load test (starting and stopping `rasa run` for `model`); writes results.*."""
+    server = None
+    if model is not None:
+        server, url = start_server(model, out / "server.log")
+        pid = server.pid
+    url = check_url(url)
+    try:
+        with requests.Session() as session:  # first calls build TensorFlow graphs: not measured
+            for endpoint in ENDPOINTS:
+                _post(session, url, endpoint, "load-warm-up", UTTERANCES[1])
+        rss_start = rss_mb(pid)
+        logger.info(f"{clients} clients for {seconds:.0f} s against {url} ...")
+        samples, elapsed = hammer(url, clients, seconds, max_requests)
+        rss_end = rss_mb(pid)
+    finally:
+        if server is not None:
+            stop_server(server)
+    summary = summarize(samples, elapsed)
+    growth = 100 * (rss_end - rss_start) / rss_start if rss_start and rss_end else None
+    summary.update(
+        seconds=elapsed, rss_start_mb=rss_start, rss_end_mb=rss_end, rss_growth_pct=growth
+    )
+    results = {
+        "kind": "load",
+        "command": command,
+        "finished": runner.now(),
+        "versions": runner.versions(),
+        "machine": runner.machine(),
+        "settings": {
+            "url": url,
+            "target": f"started for {model}" if model else f"running, pid {pid}",
+            "clients": clients,
+            "seconds": seconds,
+            "max_requests": max_requests,
+        },
+        "summary": summary,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    text = markdown(results)
+    (out / "results.md").write_text(text, encoding="utf-8")
+    logger.info("\n" + text)
+    return results
