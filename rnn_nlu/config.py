@@ -13,6 +13,7 @@ BOUNDS: Dict[str, Tuple[Optional[float], Optional[float]]] = {
     "batch_size": (1, None),
     "embedding_dim": (1, None),
     "char_embedding_dim": (1, None),
+    "char_filters": (1, None),
     "rnn_units": (1, None),
     "context_units": (1, None),
     "projection_units": (1, None),
@@ -22,11 +23,13 @@ BOUNDS: Dict[str, Tuple[Optional[float], Optional[float]]] = {
     "max_sequence_length": (1, None),
     "max_word_length": (1, None),
     "min_token_frequency": (1, None),
+    "vocab_size": (1, None),
     "patience": (0, None),
     "ranking_length": (0, None),
     "learning_rate": (1e-12, None),
     "clipnorm": (1e-12, None),
     "dropout": (0.0, 1.0),
+    "word_dropout": (0.0, 1.0),
     "validation_split": (0.0, 1.0),
 }
 

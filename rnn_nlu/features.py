@@ -82,3 +82,26 @@ class LabelEncoder:
         if length > 0:
             order = order[:length]
         return [{"name": self.labels[i], "confidence": float(probabilities[i])} for i in order]
+
+
+def encode_chars(
+    token_lists: Sequence[Sequence[str]],
+    characters: Vocabulary,
+    max_length: int,
+    max_word_length: int,
+) -> np.ndarray:
+    """(batch, time, chars) int32 character ids of each token, right-padded with PAD.
+
+    Shaped like `encode_batch` of the same tokens (a message without tokens gets one empty token);
+    words are cut to `max_word_length` characters. `characters` is a Vocabulary of characters.
+    """
+    tokens = [list(t)[:max_length] or [""] for t in token_lists]
+    length = max(len(t) for t in tokens) if tokens else 1
+    width = max((min(len(w), max_word_length) for t in tokens for w in t), default=1) or 1
+    ids = np.zeros((len(tokens), length, width), dtype=np.int32)
+    for i, words in enumerate(tokens):
+        for j, word in enumerate(words):
+            word = word[:max_word_length]
+            if word:
+                ids[i, j, : len(word)] = characters.encode(word)
+    return ids

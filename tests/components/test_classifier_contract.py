@@ -12,17 +12,20 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.training_data.message import Message
 
-from rnn_nlu import TextRNNClassifier
+from rnn_nlu import RCNNClassifier, TextRNNClassifier
 from tests.helpers import TINY_INTENTS, messages, training_data
 
-# Small, fast settings that still learn the tiny data; validation off so every epoch runs.
-FAST = {"epochs": 40, "embedding_dim": 16, "rnn_units": 16, "validation_split": 0.0, "batch_size": 8}
-CLASSIFIERS = [TextRNNClassifier]
+# Small, fast settings that still learn the tiny data; validation off so every epoch runs. Each
+# classifier gets those of its options (TextRNN has rnn_units, RCNN context/projection_units).
+FAST = {"epochs": 40, "embedding_dim": 16, "rnn_units": 16, "context_units": 16,
+        "projection_units": 16, "validation_split": 0.0, "batch_size": 8}
+CLASSIFIERS = [TextRNNClassifier, RCNNClassifier]
 BAD_TEXTS = ["", "   ", "x" * 10_000, "book " * 2_000, "🛫✈️🙂 𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "qwzx blorf snarg", "你好，我想订机票"]
 
 
 def train(cls, config: Dict[str, Any], data, model_storage, resource, execution_context):
-    component = cls.create({**FAST, **config}, model_storage, resource, execution_context)
+    fast = {key: value for key, value in FAST.items() if key in cls.get_default_config()}
+    component = cls.create({**fast, **config}, model_storage, resource, execution_context)
     component.train(data)
     return component
 
@@ -148,3 +151,20 @@ def test_bad_option_is_a_clear_config_error(cls, option, value, message, model_s
         pytest.skip(f"{cls.__name__} has no option {option}")
     with pytest.raises(InvalidConfigException, match=message):
         cls.create({option: value}, model_storage, resource, execution_context)
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
+def test_same_seed_trains_the_same_model(cls, tmp_path, resource, execution_context):
+    def confidences(seed: int, folder: str) -> np.ndarray:
+        (tmp_path / folder).mkdir()
+        storage = LocalModelStorage.create(tmp_path / folder)
+        component = train(cls, {"epochs": 5, "random_seed": seed}, training_data(), storage, resource,
+                          execution_context)
+        parsed = messages("hello there", "book a flight to rome", "is it raining")
+        component.process(parsed)
+        return np.array([[r["confidence"] for r in sorted(m.get("intent_ranking"),
+                                                           key=lambda r: r["name"])] for m in parsed])
+
+    first, again, other = confidences(7, "a"), confidences(7, "b"), confidences(8, "c")
+    np.testing.assert_allclose(again, first, atol=1e-6)
+    assert np.abs(other - first).max() > 1e-4, "a different seed should give a different model"

@@ -1,0 +1,319 @@
+"""BiLSTMSlotFiller: the BiLSTM-CRF tagger (`rnn_nlu.models.tagger`) as a Rasa entity extractor."""
+
+import logging
+from typing import Any, Dict, List, Optional, Sequence, Type
+
+import numpy as np
+import tensorflow as tf
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from rasa.shared.utils.io import raise_warning
+from tensorflow import keras
+
+from rnn_nlu import persistence
+from rnn_nlu.config import validate_config
+from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch, encode_chars
+from rnn_nlu.models.inference import compiled_predict
+from rnn_nlu.models.layers import RNN_TYPES
+from rnn_nlu.models.tagger import build_tagger
+from rnn_nlu.tagging import (
+    HEADS,
+    OUTSIDE,
+    SCHEMAS,
+    entities_from_tags,
+    tags_from_spans,
+    token_spans,
+)
+from rnn_nlu.training import fit
+
+logger = logging.getLogger(__name__)
+
+PREDICT_BATCH = 256  # messages per compiled call in `process`; bounds memory for large batches
+
+# Options passed to `build_tagger`.
+MODEL_OPTIONS = (
+    "embedding_dim",
+    "char_embedding_dim",
+    "char_filters",
+    "rnn_type",
+    "rnn_units",
+    "num_layers",
+    "use_chars",
+    "use_crf",
+    "dropout",
+    "word_dropout",
+)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
+class BiLSTMSlotFiller(GraphComponent, EntityExtractorMixin):
+    """Entity extractor: word + character features -> BiLSTM -> CRF tags -> entities."""
+
+    @classmethod
+    def required_components(cls) -> List[Type]:
+        """Components that should be included in the pipeline before this component."""
+        return [Tokenizer]
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        """The component's default config (see parent class for full docstring)."""
+        return {
+            # Most passes over the data; early stopping on the held-out split usually ends sooner.
+            "epochs": 40,
+            # Messages per gradient step.
+            "batch_size": 64,
+            # Size of the word embedding, trained from scratch.
+            "embedding_dim": 100,
+            # Size of the character embedding of the character CNN.
+            "char_embedding_dim": 25,
+            # Filters of the character CNN: the size of each word's character features.
+            "char_filters": 50,
+            # Units per direction of each bidirectional recurrent layer.
+            "rnn_units": 128,
+            # Number of stacked bidirectional recurrent layers.
+            "num_layers": 1,
+            # Recurrent cell: "lstm", "gru" or "simple" (Elman RNN).
+            "rnn_type": "lstm",
+            # Add character-CNN features, so that words unseen in training still look like words.
+            "use_chars": True,
+            # Decode whole tag sequences with a CRF; false: an independent softmax per token.
+            "use_crf": True,
+            # "bilou" (Begin/Inside/Last/Unit/Outside, as Rasa) or "bio" tags per token.
+            "tagging_schema": "bilou",
+            # Dropout rate on the word and character features and after each recurrent layer.
+            "dropout": 0.5,
+            # Share of training words replaced by the unknown-word id, to learn to tag unseen words.
+            "word_dropout": 0.0,
+            # Adam's step size.
+            "learning_rate": 0.003,
+            # Gradients are rescaled to this global norm at most (null: no clipping).
+            "clipnorm": 5.0,
+            # Share of messages held out to choose the best epoch (0: no early stopping).
+            "validation_split": 0.1,
+            # Epochs without a better held-out loss before training stops; the best epoch is kept.
+            "patience": 4,
+            # Seed for weight initialisation, shuffling and the held-out split.
+            "random_seed": 42,
+            # Tokens after this many are not tagged.
+            "max_sequence_length": 128,
+            # Characters after this many in a word are ignored by the character CNN.
+            "max_word_length": 20,
+            # Lower-case words before looking them up in the vocabulary (characters keep their case)
+            "lowercase": True,
+        }
+
+    @classmethod
+    def validate(cls, config: Dict[str, Any]) -> None:
+        """Raises `InvalidConfigException` naming an unknown or invalid option."""
+        choices = {"rnn_type": sorted(RNN_TYPES), "tagging_schema": list(SCHEMAS)}
+        validate_config(config, cls.get_default_config(), cls.__name__, choices)
+
+    def __init__(
+        self,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        tags: Optional[Dict[str, LabelEncoder]] = None,
+        vocabulary: Optional[Vocabulary] = None,
+        characters: Optional[Vocabulary] = None,
+        model: Optional[keras.Model] = None,
+    ) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self.validate(self.config)
+        self._model_storage = model_storage
+        self._resource = resource
+        self.tags = tags or {}
+        self.vocabulary = vocabulary
+        self.characters = characters
+        self.model = model
+        self._predict = self._compile(model) if model else None
+
+    def _compile(self, model: keras.Model) -> Any:
+        signature = {"token_ids": tf.TensorSpec([None, None], tf.int32)}
+        if self.config["use_chars"]:
+            signature["char_ids"] = tf.TensorSpec([None, None, None], tf.int32)
+        return compiled_predict(model.decode, signature)
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "BiLSTMSlotFiller":
+        """Creates a new untrained component (see parent class for full docstring)."""
+        return cls(config, model_storage, resource)
+
+    @staticmethod
+    def _tokens(message: Message) -> list:
+        return message.get(TOKENS_NAMES[TEXT]) or []
+
+    def _inputs(self, token_lists: Sequence[Sequence[str]]) -> Dict[str, np.ndarray]:
+        length = self.config["max_sequence_length"]
+        inputs = {"token_ids": encode_batch(token_lists, self.vocabulary, length)}
+        if self.config["use_chars"]:
+            inputs["char_ids"] = encode_chars(
+                token_lists, self.characters, length, self.config["max_word_length"]
+            )
+        return inputs
+
+    def _tags(self, message: Message, head: str) -> List[str]:
+        """Training tags of `message` for `head` (entity, role or group); misaligned entities are
+        left out (`check_correct_entity_annotations` warns about them)."""
+        tokens = self._tokens(message)
+        annotated = [
+            (e["start"], e["end"], e[head]) for e in message.get(ENTITIES) or [] if e.get(head)
+        ]
+        spans, _ = token_spans([(t.start, t.end) for t in tokens], annotated)
+        return tags_from_spans(len(tokens), spans, self.config["tagging_schema"])
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Trains the tagger on the tokens and entities of the NLU examples and persists it."""
+        examples = [
+            m for m in self.filter_trainable_entities(training_data.nlu_examples) if self._tokens(m)
+        ]
+        heads = [h for h in HEADS if any(e.get(h) for m in examples for e in m.get(ENTITIES) or [])]
+        if "entity" not in heads:
+            raise_warning(
+                f"{self.name} found no entity annotations in the training data: it trains "
+                f"nothing and will extract no entities. Annotate entities as "
+                f"'[Denver](destination)' or remove {self.name} from the pipeline."
+            )
+            self.persist()
+            return self._resource
+        self.check_correct_entity_annotations(training_data)
+
+        length = self.config["max_sequence_length"]
+        tokens = [[t.text for t in self._tokens(m)] for m in examples]
+        tags = {h: [self._tags(m, h)[:length] for m in examples] for h in heads}
+        self.tags = {h: LabelEncoder([OUTSIDE, *(t for ts in tags[h] for t in ts)]) for h in heads}
+        self.vocabulary = Vocabulary.build(tokens, 1, self.config["lowercase"])
+        self.characters = Vocabulary.build((w for ts in tokens for w in ts), 1, lowercase=False)
+        x = self._inputs(tokens)
+        self.model = build_tagger(
+            len(self.vocabulary),
+            {h: len(self.tags[h]) for h in heads},
+            len(self.characters),
+            **self._model_options(),
+        )
+        y = np.zeros(x["token_ids"].shape + (len(heads),), dtype=np.int32)
+        for i, head in enumerate(self.model.heads):
+            for row, message_tags in enumerate(tags[head]):
+                y[row, : len(message_tags), i] = self.tags[head].encode(message_tags)
+        logger.info(
+            f"{self.name}: {len(examples)} examples, "
+            f"{', '.join(f'{len(labels)} {head} tags' for head, labels in self.tags.items())}, "
+            f"{len(self.vocabulary)} words, {self.model.count_params():,} parameters."
+        )
+        fit(
+            self.model,
+            x,
+            y,
+            loss=None,
+            metrics=(),
+            **{k: self.config[k] for k in ("epochs", "batch_size", "learning_rate", "clipnorm")},
+            **{k: self.config[k] for k in ("validation_split", "patience", "random_seed")},
+        )
+        self._predict = self._compile(self.model)
+        self.persist()
+        return self._resource
+
+    def _model_options(self) -> Dict[str, Any]:
+        return {key: self.config[key] for key in MODEL_OPTIONS}
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Adds the extracted entities to each message, tagging them all in batches."""
+        for start in range(0, len(messages), PREDICT_BATCH):
+            batch = messages[start : start + PREDICT_BATCH]
+            for message, entities in zip(batch, self._extract(batch)):
+                entities = self.add_extractor_name(entities)
+                message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
+        return messages
+
+    def _extract(self, messages: List[Message]) -> List[List[Dict[str, Any]]]:
+        if self._predict is None:  # untrained, or no entities in the training data
+            return [[] for _ in messages]
+        tokens = [self._tokens(m) for m in messages]
+        inputs = self._inputs([[t.text for t in ts] for ts in tokens])
+        decoded = {
+            k: v.numpy()
+            for k, v in self._predict({k: tf.constant(v) for k, v in inputs.items()}).items()
+        }
+        results = []
+        for row, (message, message_tokens) in enumerate(zip(messages, tokens)):
+            count = min(len(message_tokens), self.config["max_sequence_length"])
+            tags = {
+                h: [labels.labels[i] for i in decoded[h][row, :count]]
+                for h, labels in self.tags.items()
+            }
+            confidences = {h: decoded[f"{h}_confidence"][row, :count].tolist() for h in self.tags}
+            offsets = [(t.start, t.end) for t in message_tokens[:count]]
+            results.append(entities_from_tags(message.get(TEXT) or "", offsets, tags, confidences))
+        return results
+
+    def persist(self) -> None:
+        """Stores tags, vocabularies, model options and weights in the model storage."""
+        persistence.write_bundle(
+            self._model_storage,
+            self._resource,
+            {
+                "component": self.name,
+                "tags": {head: labels.labels for head, labels in self.tags.items()},
+                "vocabulary": self.vocabulary.to_json() if self.vocabulary else None,
+                "characters": self.characters.to_json() if self.characters else None,
+                "model": self._model_options(),
+                "config": {
+                    k: self.config[k]
+                    for k in (
+                        "tagging_schema",
+                        "max_sequence_length",
+                        "max_word_length",
+                        "lowercase",
+                    )
+                },
+            },
+            self.model.get_weights() if self.model else None,
+        )
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "BiLSTMSlotFiller":
+        """Loads the trained component (see parent class for full docstring)."""
+        name = cls.__name__
+        bundle = persistence.read_bundle(
+            model_storage, resource, name, required=("tags", "vocabulary", "characters", "model")
+        )
+        if bundle is None:
+            return cls(config, model_storage, resource)
+        metadata, weights = bundle
+        try:
+            saved = {**config, **metadata["model"], **metadata.get("config", {})}
+            cls.validate(saved)
+            if weights is None:
+                return cls(saved, model_storage, resource)
+            tags = {head: LabelEncoder(labels) for head, labels in metadata["tags"].items()}
+            vocabulary = Vocabulary.from_json(metadata["vocabulary"])
+            characters = Vocabulary.from_json(metadata["characters"])
+            num_tags = {head: len(labels) for head, labels in tags.items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise persistence.ModelArchiveError(
+                f"{name}: '{persistence.METADATA_FILE}' is malformed: {error}"
+            ) from error
+        model = build_tagger(len(vocabulary), num_tags, len(characters), **metadata["model"])
+        persistence.set_model_weights(model, weights, name)
+        return cls(saved, model_storage, resource, tags, vocabulary, characters, model)

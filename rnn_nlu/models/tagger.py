@@ -1,0 +1,264 @@
+"""BiLSTM-CRF sequence tagger: word + character features -> stacked BiLSTM/GRU -> tag scores -> CRF.
+
+After Lample et al., "Neural Architectures for Named Entity Recognition" (NAACL 2016) and Ma & Hovy,
+"End-to-end Sequence Labeling via Bi-directional LSTM-CNNs-CRF" (ACL 2016): a character CNN gives
+words never seen in training a representation; a linear-chain CRF scores whole tag sequences.
+
+The one Rasa import allowed in `rnn_nlu.models`: `rasa.utils.tensorflow.crf`, a pure TensorFlow
+module (the TF Addons CRF that DIET uses), for the CRF log-likelihood and Viterbi decoding.
+"""
+
+from typing import Any, Dict, Mapping, Optional
+
+import tensorflow as tf
+from rasa.utils.tensorflow.crf import crf_decode, crf_log_likelihood
+from tensorflow import keras
+
+from rnn_nlu.models.layers import NEG_INF, recurrent_layer
+
+UNK_ID = 1  # as in rnn_nlu.features; token id 0 is padding
+
+
+class CharCNN(keras.layers.Layer):
+    """Character embedding -> 1D convolution -> max over each word's characters.
+
+    (batch, time, chars) character ids, 0 for padding -> (batch, time, filters).
+    """
+
+    def __init__(
+        self, num_chars: int, embedding_dim: int, filters: int, kernel_size: int = 3, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.num_chars, self.embedding_dim = num_chars, embedding_dim
+        self.filters, self.kernel_size = filters, kernel_size
+        self.embedding = keras.layers.Embedding(num_chars, embedding_dim, name="char_embedding")
+        self.conv = keras.layers.Conv1D(
+            filters, kernel_size, padding="same", activation="relu", name="char_conv"
+        )
+
+    def call(self, char_ids: tf.Tensor) -> tf.Tensor:
+        shape = tf.shape(char_ids)
+        words = tf.reshape(char_ids, [-1, shape[2]])  # (batch * time, chars)
+        present = (words != 0)[:, :, None]
+        embedded = self.embedding(words) * tf.cast(present, self.compute_dtype)  # padding -> zeros,
+        features = self.conv(embedded)  # as the convolution's own padding: width changes nothing
+        features = tf.reduce_max(tf.where(present, features, NEG_INF), axis=1)
+        features = tf.where(tf.reduce_any(present, axis=1), features, 0.0)  # padding words -> 0
+        return tf.reshape(features, [shape[0], shape[1], self.filters])
+
+    def get_config(self) -> Dict[str, Any]:
+        return {
+            **super().get_config(),
+            "num_chars": self.num_chars,
+            "filters": self.filters,
+            "embedding_dim": self.embedding_dim,
+            "kernel_size": self.kernel_size,
+        }
+
+
+class WordDropout(keras.layers.Layer):
+    """In training, replaces each real token id by UNK with probability `rate`, so that the
+    unknown-word embedding, and the character features next to it, learn to stand in for words
+    not seen in training."""
+
+    def __init__(self, rate: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rate = rate
+
+    def call(self, token_ids: tf.Tensor, training: Optional[bool] = None) -> tf.Tensor:
+        if not training or self.rate <= 0:
+            return token_ids
+        drop = (tf.random.uniform(tf.shape(token_ids)) < self.rate) & (token_ids != 0)
+        return tf.where(drop, tf.ones_like(token_ids) * UNK_ID, token_ids)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "rate": self.rate}
+
+
+class CRF(keras.layers.Layer):
+    """Holds the tag-transition scores of a linear-chain CRF and passes the tag scores through."""
+
+    def __init__(self, num_tags: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.num_tags = num_tags
+        self.supports_masking = True
+
+    def build(self, input_shape: tf.TensorShape) -> None:
+        self.transitions = self.add_weight(
+            name="transitions", shape=(self.num_tags, self.num_tags), initializer="glorot_uniform"
+        )
+        super().build(input_shape)
+
+    def call(self, scores: tf.Tensor) -> tf.Tensor:
+        return tf.identity(scores)
+
+    def log_likelihood(self, scores: tf.Tensor, tags: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
+        """(batch,) log-probability of the `tags` sequences."""
+        return crf_log_likelihood(scores, tags, lengths, self.transitions)[0]
+
+    def decode(self, scores: tf.Tensor, lengths: tf.Tensor) -> Any:
+        """(batch, time) best tag sequence (Viterbi) and each tag's confidence, as DIET has it."""
+        tags, confidences, _ = crf_decode(scores, self.transitions, lengths)
+        return tags, confidences
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "num_tags": self.num_tags}
+
+
+class SequenceTagger(keras.Model):
+    """A functional model from token (and character) ids to tag scores per head (`entity`, ...).
+
+    Its loss is the CRF negative log-likelihood for heads ending in a `CRF` layer and softmax
+    cross-entropy otherwise, summed over each message's tokens and averaged over the batch. Fit it
+    with targets of shape (batch, time, heads), heads in output order, and no Keras loss.
+    """
+
+    def __init__(
+        self,
+        inputs: Any,
+        outputs: Any,
+        name: Optional[str] = None,
+        trainable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(inputs, outputs, name=name, trainable=trainable, **kwargs)
+        self._self_setattr_tracking = False  # the loss metric's state is not a model weight
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self._self_setattr_tracking = True
+
+    @property
+    def heads(self) -> list:
+        return list(self.output_names)
+
+    def crf(self, head: str) -> Optional[CRF]:
+        """The CRF layer of `head`, or None when the head is a softmax."""
+        layer = self.get_layer(head)
+        return layer if isinstance(layer, CRF) else None
+
+    @staticmethod
+    def lengths(inputs: Any) -> tf.Tensor:
+        token_ids = inputs["token_ids"] if isinstance(inputs, Mapping) else inputs
+        return tf.math.count_nonzero(token_ids, axis=1, dtype=tf.int32)  # (batch,)
+
+    def _trim(self, data: Any) -> Any:
+        """Cuts a right-padded batch to its longest message: no steps over padding only."""
+        x, y = data[0], data[1]
+        length = tf.reduce_max(self.lengths(x))
+        return tf.nest.map_structure(lambda t: t[:, :length], x), y[:, :length]
+
+    def train_step(self, data: Any) -> Dict[str, Any]:
+        return super().train_step(self._trim(data))
+
+    def test_step(self, data: Any) -> Dict[str, Any]:
+        return super().test_step(self._trim(data))
+
+    def compute_loss(
+        self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None
+    ) -> tf.Tensor:
+        lengths = self.lengths(x)
+        mask = tf.sequence_mask(lengths, tf.shape(y)[1], dtype=tf.float32)  # (batch, time)
+        loss = tf.add_n(self.losses) if self.losses else 0.0
+        for i, head in enumerate(self.heads):
+            tags, scores = tf.cast(y[:, :, i], tf.int32), y_pred[head]
+            crf = self.crf(head)
+            if crf is not None:
+                loss += -tf.reduce_mean(crf.log_likelihood(scores, tags, lengths))
+            else:
+                entropy = keras.losses.sparse_categorical_crossentropy(
+                    tags, scores, from_logits=True
+                )
+                loss += tf.reduce_mean(tf.reduce_sum(entropy * mask, axis=1))
+        self.loss_tracker.update_state(loss)
+        return loss
+
+    def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any) -> Dict[str, Any]:
+        return {"loss": self.loss_tracker.result()}
+
+    @property
+    def metrics(self) -> list:
+        return [self.loss_tracker]
+
+    def decode(self, inputs: Any, training: bool = False) -> Dict[str, tf.Tensor]:
+        """`{head: (batch, time) tag ids, head + "_confidence": (batch, time) confidences}`.
+
+        CRF heads decode the best whole sequence; softmax heads take each token's likeliest tag.
+        """
+        scores = self(inputs, training=training)
+        lengths = self.lengths(inputs)
+        decoded = {}
+        for head in self.heads:
+            crf = self.crf(head)
+            if crf is not None:
+                tags, confidences = crf.decode(scores[head], lengths)
+            else:
+                probabilities = tf.nn.softmax(scores[head], axis=-1)
+                tags = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+                confidences = tf.reduce_max(probabilities, axis=-1)
+            decoded[head], decoded[f"{head}_confidence"] = tags, confidences
+        return decoded
+
+
+def build_tagger(
+    vocab_size: int,
+    num_tags: Mapping[str, int],
+    num_chars: int = 0,
+    embedding_dim: int = 100,
+    char_embedding_dim: int = 25,
+    char_filters: int = 50,
+    rnn_type: str = "lstm",
+    rnn_units: int = 128,
+    num_layers: int = 1,
+    use_chars: bool = True,
+    use_crf: bool = True,
+    dropout: float = 0.5,
+    word_dropout: float = 0.0,
+) -> SequenceTagger:
+    """Builds the BiLSTM(-CRF) tagger.
+
+    Args:
+        vocab_size: number of token ids, PAD (0) and UNK (1) included.
+        num_tags: tags per head, e.g. {"entity": 9} or {"entity": 9, "role": 5}; a head per output.
+        num_chars: number of character ids, PAD and UNK included (used when `use_chars`).
+        embedding_dim: size of the word embedding, trained from scratch.
+        char_embedding_dim: size of the character embedding.
+        char_filters: character-CNN filters, i.e. size of each word's character features.
+        rnn_type: "lstm", "gru" or "simple".
+        rnn_units: units per direction of each bidirectional recurrent layer.
+        num_layers: stacked bidirectional recurrent layers.
+        use_chars: add character-CNN features to the word embedding.
+        use_crf: decode with a linear-chain CRF; otherwise an independent softmax per token.
+        dropout: rate on the word (+ character) features and on each recurrent layer's output.
+        word_dropout: share of training tokens replaced by the unknown-word id.
+
+    Returns:
+        A `SequenceTagger` from {"token_ids": (batch, time)[, "char_ids": (batch, time, chars)]}
+        int32 inputs to {head: (batch, time, num_tags[head]) tag scores}.
+    """
+    assert vocab_size > 2, "vocabulary must hold at least one token besides PAD and UNK"
+    assert num_tags and all(n >= 2 for n in num_tags.values()), "each head needs two tags or more"
+    assert not use_chars or num_chars > 2, "character vocabulary must hold at least one character"
+
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (batch, time)
+    inputs = {"token_ids": token_ids}
+    words = WordDropout(word_dropout, name="word_dropout")(token_ids)
+    x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(words)
+    if use_chars:
+        inputs["char_ids"] = keras.Input(shape=(None, None), dtype="int32", name="char_ids")
+        chars = CharCNN(num_chars, char_embedding_dim, char_filters, name="char_cnn")(
+            inputs["char_ids"]
+        )  # (batch, time, char_filters)
+        x = keras.layers.Concatenate(name="word_and_chars")([x, chars])  # keeps the word mask
+    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    for i in range(num_layers):
+        rnn = recurrent_layer(rnn_type, rnn_units, True, name=f"{rnn_type}_{i}")
+        x = keras.layers.Bidirectional(rnn, name=f"bi_{rnn_type}_{i}")(
+            x
+        )  # (batch, time, 2 * units)
+        x = keras.layers.Dropout(dropout, name=f"rnn_dropout_{i}")(x)
+    outputs = {}
+    for head, count in num_tags.items():
+        scores = keras.layers.Dense(count, name=f"{head}_scores")(x)  # (batch, time, tags)
+        outputs[head] = (
+            CRF(count, name=head) if use_crf else keras.layers.Activation("linear", name=head)
+        )(scores)
+    return SequenceTagger(inputs, outputs, name="bilstm_crf_tagger" if use_crf else "bilstm_tagger")

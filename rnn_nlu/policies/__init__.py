@@ -1,0 +1,1 @@
+"""Rasa dialogue policies: thin glue around the Keras models in `rnn_nlu.models`."""

@@ -1,0 +1,321 @@
+"""MemoryNetworkPolicy: the end-to-end memory network of `rnn_nlu.models.memory_network`.
+
+Rasa's `MaxHistoryTrackerFeaturizer` turns a conversation into states (user intent and entities,
+slots, active loop, previous action); each state becomes a bag of symbols such as `intent_greet`,
+`entity_origin`, `slot_requested_slot_0`, `active_loop_flight_form`, `prev_action_utter_greet`.
+The current state is the query, the earlier ones the memory (most recent first).
+"""
+
+import logging
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+from rasa.core.constants import DEFAULT_POLICY_PRIORITY, POLICY_MAX_HISTORY, POLICY_PRIORITY
+from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer, TrackerFeaturizer
+from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import ACTIVE_LOOP, LOOP_NAME, PREVIOUS_ACTION, SLOTS, USER
+from rasa.shared.core.domain import Domain, State
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import ACTION_NAME, ENTITIES, INTENT
+from rasa.shared.utils.io import raise_warning
+from tensorflow import keras
+
+from rnn_nlu import persistence
+from rnn_nlu.config import validate_config
+from rnn_nlu.features import Vocabulary
+from rnn_nlu.models.inference import compiled_predict
+from rnn_nlu.models.memory_network import TYINGS, action_model, build_memory_network
+from rnn_nlu.training import fit, set_seed
+
+logger = logging.getLogger(__name__)
+
+MODEL_OPTIONS = ("embedding_dim", "hops", "tying", "dropout")
+INPUT_SIGNATURE = {
+    "memory": tf.TensorSpec([None, None, None], tf.int32),  # (batch, slots, symbols)
+    "query": tf.TensorSpec([None, None], tf.int32),  # (batch, symbols)
+}
+
+
+def state_symbols(state: State) -> List[str]:
+    """The bag of symbols of one Rasa state, e.g. ["intent_greet", "prev_action_action_listen"].
+
+    A featurized slot gives one symbol per non-zero entry (`slot_<name>_<index>`), so categorical
+    and boolean slots keep their value; a float slot only says whether it is non-zero.
+    """
+    user = state.get(USER, {})
+    symbols = [f"intent_{user[INTENT]}"] if user.get(INTENT) else []
+    symbols += [f"entity_{entity}" for entity in user.get(ENTITIES, ())]
+    if state.get(PREVIOUS_ACTION, {}).get(ACTION_NAME):
+        symbols.append(f"prev_action_{state[PREVIOUS_ACTION][ACTION_NAME]}")
+    if state.get(ACTIVE_LOOP, {}).get(LOOP_NAME):
+        symbols.append(f"active_loop_{state[ACTIVE_LOOP][LOOP_NAME]}")
+    for slot, values in state.get(SLOTS, {}).items():
+        if isinstance(values, str):  # e.g. rules' "should_not_be_set"
+            symbols.append(f"slot_{slot}_{values}")
+        else:
+            symbols += [f"slot_{slot}_{i}" for i, value in enumerate(values) if value]
+    return symbols
+
+
+def memory_slots(max_history: int) -> int:
+    """Memory slots for `max_history` states: all but the current one, and at least one."""
+    return max(max_history - 1, 1)
+
+
+def encode_states(
+    conversations: Sequence[Sequence[State]], vocabulary: Vocabulary, memory_size: int
+) -> Dict[str, np.ndarray]:
+    """{"memory": (batch, memory_size, symbols), "query": (batch, symbols)} int32 ids.
+
+    The last state of each conversation is the query; the ones before fill the memory, most
+    recent first, and unused slots stay all-PAD (empty). Unknown symbols map to UNK.
+    """
+    encoded = [
+        [vocabulary.encode(s) if s else [] for s in map(state_symbols, c)] for c in conversations
+    ]
+    width = max((len(bag) for bags in encoded for bag in bags), default=1) or 1
+    memory = np.zeros((len(encoded), memory_size, width), dtype=np.int32)
+    query = np.zeros((len(encoded), width), dtype=np.int32)
+    for i, bags in enumerate(encoded):
+        if not bags:
+            continue
+        query[i, : len(bags[-1])] = bags[-1]
+        for j, bag in enumerate(reversed(bags[:-1][-memory_size:])):
+            memory[i, j, : len(bag)] = bag
+    return {"memory": memory, "query": query}
+
+
+def replayed(tracker: DialogueStateTracker, domain: Domain) -> DialogueStateTracker:
+    """`tracker`, or a plain copy of it when Rasa's cached training states would be misaligned.
+
+    Rasa 3.6's `TrackerWithCachedStates` caches one state per action event, also for events that
+    `applied_events()` drops (a form's happy-path turns, the `ActionReverted` of story
+    concatenation), while the featurizer takes its labels from `applied_events()`: states and
+    actions then drift apart. A plain tracker computes states from the applied events, exactly
+    as at prediction time.
+    """
+    if len(tracker.applied_events()) == len(tracker.events):
+        return tracker
+    return DialogueStateTracker.from_events(tracker.sender_id, list(tracker.events), domain.slots)
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT], is_trainable=True
+)
+class MemoryNetworkPolicy(Policy):
+    """Chooses the next action by reading the conversation's past turns with attention (MemN2N)."""
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        """The policy's default config (see parent class for full docstring)."""
+        return {
+            # States per prediction: the current one plus max_history - 1 remembered turns; 30
+            # covers a whole flight booking with a few questions in between.
+            POLICY_MAX_HISTORY: 30,
+            # Rounds of attention over the memory.
+            "hops": 3,
+            # Size of the symbol embeddings and of the controller state.
+            "embedding_dim": 64,
+            # Weight sharing over hops: "layer" (u <- H u + o) or "adjacent" (A_k+1 = C_k, no H).
+            "tying": "layer",
+            # Dropout rate on the embedded turns and before the softmax.
+            "dropout": 0.1,
+            # Passes over the training examples (early stopping may end sooner).
+            "epochs": 40,
+            # Examples (one per predicted action) per gradient step.
+            "batch_size": 32,
+            # Adam's step size.
+            "learning_rate": 0.005,
+            # Gradients are rescaled to this global norm at most (null: off).
+            "clipnorm": 5.0,
+            # Share of each action's examples held out for early stopping; 0 (like TEDPolicy)
+            # because a bot has few stories and a held-out tenth of them makes stopping noisy.
+            "validation_split": 0.0,
+            # With a validation split: epochs without a better held-out loss before stopping.
+            "patience": 10,
+            # Also learn from Rasa's augmented trackers (stories glued end to start). Off: the
+            # glue is invisible, so the earlier story looks like context the next one depends on.
+            "augmented_stories": False,
+            # Seed for weight initialisation, shuffling and the held-out split.
+            "random_seed": 42,
+            # Breaks ties between equally confident policies: 1, the lowest, like TEDPolicy.
+            POLICY_PRIORITY: DEFAULT_POLICY_PRIORITY,
+        }
+
+    @classmethod
+    def validate(cls, config: Dict[str, Any]) -> None:
+        """Raises `InvalidConfigException` naming an unknown or invalid option."""
+        validate_config(config, cls.get_default_config(), cls.__name__, {"tying": TYINGS})
+
+    def __init__(
+        self,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        featurizer: Optional[TrackerFeaturizer] = None,
+        vocabulary: Optional[Vocabulary] = None,
+        actions: Optional[List[str]] = None,
+        model: Optional[keras.Model] = None,
+    ) -> None:
+        config = {**self.get_default_config(), **config}
+        self.validate(config)
+        super().__init__(config, model_storage, resource, execution_context, featurizer)
+        self.vocabulary = vocabulary
+        self.actions = actions or []
+        self.model = model
+        self._predict = compiled_predict(model, INPUT_SIGNATURE) if model else None
+
+    def _standard_featurizer(self) -> MaxHistoryTrackerFeaturizer:
+        # States as dicts (no state featurizer): this policy makes its own symbols from them.
+        return MaxHistoryTrackerFeaturizer(None, self.config[POLICY_MAX_HISTORY])
+
+    @property
+    def memory_size(self) -> int:
+        """Past turns remembered."""
+        return memory_slots(self.config[POLICY_MAX_HISTORY])
+
+    def _model_options(self) -> Dict[str, Any]:
+        return {key: self.config[key] for key in MODEL_OPTIONS}
+
+    def train(
+        self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any
+    ) -> Resource:
+        """Trains the memory network on the stories' states and actions, then persists it."""
+        trackers = SupportedData.trackers_for_supported_data(
+            self.supported_data(), training_trackers
+        )
+        if not self.config["augmented_stories"]:
+            trackers = [t for t in trackers if not getattr(t, "is_augmented", False)]
+        conversations, labels = self.featurizer.training_states_and_labels(
+            [replayed(t, domain) for t in trackers], domain, ignore_action_unlikely_intent=True
+        )
+        self.actions = list(domain.action_names_or_texts)
+        index = {name: i for i, name in enumerate(self.actions)}
+        examples = [(c, index[a[0]]) for c, a in zip(conversations, labels) if a[0] in index]
+        vocabulary = Vocabulary.build(
+            (state_symbols(s) for c, _ in examples for s in c), lowercase=False
+        )
+        if len(vocabulary) <= 2:
+            raise_warning(
+                f"{self.__class__.__name__} found no story turns to learn from; it will predict "
+                f"nothing. Add stories, or remove the policy from the configuration."
+            )
+            self.persist()
+            return self._resource
+
+        self.vocabulary = vocabulary
+        x = encode_states([c for c, _ in examples], vocabulary, self.memory_size)
+        y = np.array([label for _, label in examples], dtype=np.int32)
+        set_seed(self.config["random_seed"])  # seeds the weight initialisation too
+        self.model = build_memory_network(
+            len(vocabulary), len(self.actions), self.memory_size, **self._model_options()
+        )
+        logger.info(
+            f"{self.__class__.__name__}: {len(y)} examples, {len(vocabulary)} symbols, "
+            f"{len(self.actions)} actions, {self.model.count_params():,} parameters."
+        )
+        fit(
+            action_model(self.model),
+            x,
+            y,
+            stratify=y,
+            **{k: self.config[k] for k in ("epochs", "batch_size", "learning_rate", "clipnorm")},
+            **{k: self.config[k] for k in ("validation_split", "patience", "random_seed")},
+        )
+        self._predict = compiled_predict(self.model, INPUT_SIGNATURE)
+        self.persist()
+        return self._resource
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[str, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        """Predicts the next action; `diagnostic_data` holds the attention over past turns."""
+        result = self._default_predictions(domain)
+        if self._predict is None:
+            return self._prediction(result)
+        states = self._prediction_states(tracker, domain, rule_only_data=rule_only_data)
+        inputs = encode_states([states], self.vocabulary, self.memory_size)
+        outputs = self._predict({k: tf.constant(v) for k, v in inputs.items()})
+        probabilities = outputs["action"].numpy()[0]
+        index = {name: i for i, name in enumerate(domain.action_names_or_texts)}
+        for name, probability in zip(self.actions, probabilities):
+            if name in index:
+                result[index[name]] = float(probability)
+
+        remembered = [state_symbols(s) for s in reversed(states[:-1][-self.memory_size :])]
+        attention = outputs["attention"].numpy()[0, :, : len(remembered)]  # (hops, turns)
+        if remembered:
+            back = int(np.argmax(attention.mean(axis=0)))
+            logger.debug(
+                f"{self.__class__.__name__} attended most to the turn {back + 1} state(s) back "
+                f"(mean weight {attention[:, back].mean():.2f} over {len(attention)} hops): "
+                f"{', '.join(remembered[back]) or 'empty state'}."
+            )
+        diagnostic_data = {"attention_weights": attention, "remembered_turns": remembered}
+        return self._prediction(result, diagnostic_data=diagnostic_data)
+
+    def persist(self) -> None:
+        """Stores vocabulary, action names, model options and weights in the model storage."""
+        persistence.write_bundle(
+            self._model_storage,
+            self._resource,
+            {
+                "component": self.__class__.__name__,
+                POLICY_MAX_HISTORY: self.config[POLICY_MAX_HISTORY],
+                "model": self._model_options(),
+                "vocabulary": self.vocabulary.to_json() if self.vocabulary else None,
+                "actions": self.actions,
+            },
+            self.model.get_weights() if self.model else None,
+        )
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "MemoryNetworkPolicy":
+        """Loads the trained policy (see parent class for full docstring)."""
+        name = cls.__name__
+        required = (POLICY_MAX_HISTORY, "model", "vocabulary", "actions")
+        bundle = persistence.read_bundle(model_storage, resource, name, required)
+        if bundle is None:
+            return cls(config, model_storage, resource, execution_context)
+        metadata, weights = bundle
+        try:
+            saved = {
+                **config,
+                **metadata["model"],
+                POLICY_MAX_HISTORY: metadata[POLICY_MAX_HISTORY],
+            }
+            cls.validate(saved)
+            if weights is None:
+                return cls(saved, model_storage, resource, execution_context)
+            vocabulary = Vocabulary.from_json(metadata["vocabulary"])
+            actions = [str(action) for action in metadata["actions"]]
+        except (KeyError, TypeError, ValueError) as error:
+            raise persistence.ModelArchiveError(
+                f"{name}: '{persistence.METADATA_FILE}' is malformed: {error}"
+            ) from error
+        memory_size = memory_slots(saved[POLICY_MAX_HISTORY])
+        model = build_memory_network(
+            len(vocabulary), len(actions), memory_size, **metadata["model"]
+        )
+        persistence.set_model_weights(model, weights, name)
+        return cls(
+            saved, model_storage, resource, execution_context, None, vocabulary, actions, model
+        )

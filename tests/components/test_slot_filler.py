@@ -1,0 +1,311 @@
+"""BiLSTMSlotFiller on real Rasa: train on tiny slot data made here, persist, load, extract."""
+
+import asyncio
+import itertools
+import json
+import random
+from typing import Any, Dict, List
+
+import numpy as np
+import pytest
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.extractors.entity_synonyms import EntitySynonymMapper
+from rasa.shared.exceptions import InvalidConfigException
+from rasa.shared.nlu.training_data.entities_parser import parse_training_example
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from rnn_nlu import BiLSTMSlotFiller
+from tests.helpers import messages, tokenize
+
+# Small, fast settings that still learn the tiny data; validation off so every epoch runs.
+FAST = {
+    "epochs": 25,
+    "embedding_dim": 16,
+    "char_embedding_dim": 8,
+    "char_filters": 16,
+    "rnn_units": 16,
+    "batch_size": 8,
+    "validation_split": 0.0,
+    "dropout": 0.1,
+}
+CITIES = [
+    "boston",
+    "denver",
+    "new york",
+    "san francisco",
+    "paris",
+    "london",
+    "rome",
+    "berlin",
+    "chicago",
+    "miami",
+    "seattle",
+]
+DATES = ["tomorrow", "next friday", "monday", "on june 3rd"]
+TEMPLATES = [
+    "fly from [{a}](origin) to [{b}](destination)",
+    "book a flight to [{b}](destination) [{d}](departure_date)",
+    "i want to go from [{a}](origin) to [{b}](destination) [{d}](departure_date)",
+    "any flights [{d}](departure_date) from [{a}](origin)",
+    "show me flights to [{b}](destination) please",
+]
+NO_ENTITIES = ["hello", "thanks a lot", "what can you do", "book a flight", "goodbye"]
+BAD_TEXTS = [
+    "",
+    "   ",
+    "x" * 10_000,
+    "to boston " * 1_000,
+    "🛫✈️🙂 𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+    "qwzx blorf snarg",
+    "你好，我想订机票",
+]
+
+
+def annotated_texts(templates: List[str] = TEMPLATES, count: int = 60, seed: int = 0) -> List[str]:
+    """Training examples in Rasa's markup: the templates filled with random cities and dates."""
+    rng = random.Random(seed)
+    return [
+        rng.choice(templates).format(a=a, b=b, d=rng.choice(DATES))
+        for a, b in rng.sample(list(itertools.permutations(CITIES, 2)), count)
+    ]
+
+
+def slot_data(templates: List[str] = TEMPLATES, count: int = 60, seed: int = 0) -> TrainingData:
+    """Tokenized examples with entities, plus a few messages without entities."""
+    texts = annotated_texts(templates, count, seed) + NO_ENTITIES
+    return TrainingData(tokenize([parse_training_example(t, "inform") for t in texts]))
+
+
+def train(config: Dict[str, Any], data: TrainingData, storage, resource, execution_context):
+    component = BiLSTMSlotFiller.create({**FAST, **config}, storage, resource, execution_context)
+    component.train(data)
+    return component
+
+
+def extract(component, *texts: str) -> List[List[Dict[str, Any]]]:
+    parsed = messages(*texts)
+    component.process(parsed)
+    return [m.get("entities") for m in parsed]
+
+
+def spans(entities: List[Dict[str, Any]]) -> List[tuple]:
+    return [(e["entity"], e["value"], e["start"], e["end"]) for e in entities]
+
+
+@pytest.fixture(
+    scope="module",
+    params=[{}, {"use_crf": False, "tagging_schema": "bio"}],
+    ids=["crf-bilou", "softmax-bio"],
+)
+def trained(request, tmp_path_factory, resource, execution_context):
+    """The slot filler trained once per variant on the tiny data; its storage is `.storage`."""
+    storage = LocalModelStorage.create(tmp_path_factory.mktemp("slot_filler"))
+    component = train(request.param, slot_data(), storage, resource, execution_context)
+    component.storage = storage
+    return component
+
+
+def test_extracts_entities_of_unseen_sentences_with_exact_offsets(trained):
+    text = (
+        "i want to go from  denver to new york, tomorrow"  # double space and comma: unlike training
+    )
+    (entities,) = extract(trained, text)
+    assert spans(entities) == [
+        ("origin", "denver", 19, 25),
+        ("destination", "new york", 29, 37),
+        ("departure_date", "tomorrow", 39, 47),
+    ]
+    for entity in entities:
+        assert text[entity["start"] : entity["end"]] == entity["value"]
+        assert entity["extractor"] == "BiLSTMSlotFiller"
+        assert 0.0 < entity["confidence_entity"] <= 1.0
+        assert isinstance(entity["confidence_entity"], float)
+
+
+def test_message_without_entities_gets_none(trained):
+    assert extract(trained, "hello", "thanks a lot") == [[], []]
+
+
+def test_persist_load_round_trip_gives_same_entities(trained, resource, execution_context):
+    texts = ["fly from rome to paris", "book a flight to london next friday", "unknown words", ""]
+    before = extract(trained, *texts)
+    loaded = BiLSTMSlotFiller.load(trained.config, trained.storage, resource, execution_context)
+    after = extract(loaded, *texts)
+    assert [spans(e) for e in after] == [spans(e) for e in before]
+    assert any(before)
+    for a, b in zip(after, before):
+        np.testing.assert_allclose(
+            [e["confidence_entity"] for e in a], [e["confidence_entity"] for e in b], rtol=1e-5
+        )
+
+
+def test_batch_extraction_equals_one_by_one(trained):
+    texts = ["fly from boston to denver", "any flights monday from paris to rome please", "hi"]
+    together = extract(trained, *texts)
+    alone = [extract(trained, t)[0] for t in texts]
+    assert [spans(e) for e in together] == [spans(e) for e in alone]
+    for a, b in zip(together, alone):
+        np.testing.assert_allclose(
+            [e["confidence_entity"] for e in a], [e["confidence_entity"] for e in b], atol=1e-5
+        )
+
+
+@pytest.mark.parametrize(
+    "text",
+    BAD_TEXTS,
+    ids=["empty", "spaces", "10k-chars", "10k-words", "emoji", "unknown", "chinese"],
+)
+def test_bad_input_gets_a_normal_answer(trained, text):
+    (message,) = messages(text)
+    trained.process([message])
+    entities = message.get("entities")
+    assert isinstance(entities, list)
+    if not text.strip():
+        assert entities == []
+    for entity in entities:
+        assert text[entity["start"] : entity["end"]] == entity["value"] != ""
+        assert entity["entity"] in {"origin", "destination", "departure_date"}
+
+
+def test_tokens_after_max_sequence_length_are_not_tagged(trained):
+    (entities,) = extract(trained, "to boston " * 1_000)
+    assert max(e["end"] for e in entities) <= len("to boston " * 128)
+
+
+def test_entities_of_earlier_extractors_are_kept(trained):
+    (message,) = messages("fly from rome to paris")
+    earlier = {"entity": "number", "start": 0, "end": 3, "value": "fly", "extractor": "Regex"}
+    message.set("entities", [earlier])
+    trained.process([message])
+    assert message.get("entities")[0] == earlier
+    assert [e["value"] for e in message.get("entities")[1:]] == ["rome", "paris"]
+
+
+def test_synonyms_map_the_extracted_value(trained, model_storage, execution_context):
+    """Component by component, as a pipeline runs them: slot filler, then EntitySynonymMapper."""
+    data = TrainingData(entity_synonyms={"new york": "NYC"})
+    mapper = EntitySynonymMapper.create({}, model_storage, Resource("synonyms"), execution_context)
+    mapper.train(data)
+    (message,) = messages("fly from new york to rome")
+    mapper.process(trained.process([message]))
+    origin = message.get("entities")[0]
+    assert (origin["entity"], origin["value"], origin["start"], origin["end"]) == (
+        "origin",
+        "NYC",
+        9,
+        17,
+    )
+    assert origin["processors"] == ["EntitySynonymMapper"]
+
+
+def test_roles_and_groups_are_learned(model_storage, resource, execution_context):
+    templates = [
+        'from [{a}]{{"entity": "city", "role": "departure", "group": "1"}} to '
+        '[{b}]{{"entity": "city", "role": "destination", "group": "1"}}',
+        'fly to [{b}]{{"entity": "city", "role": "destination", "group": "1"}} from '
+        '[{a}]{{"entity": "city", "role": "departure", "group": "1"}}',
+        'from [{a}]{{"entity": "city", "role": "departure", "group": "1"}} to '
+        '[{b}]{{"entity": "city", "role": "destination", "group": "1"}} and back to '
+        '[{a}]{{"entity": "city", "role": "destination", "group": "2"}}',
+    ]
+    component = train(
+        {"epochs": 30}, slot_data(templates), model_storage, resource, execution_context
+    )
+    loaded = BiLSTMSlotFiller.load(component.config, model_storage, resource, execution_context)
+    for c in (component, loaded):
+        (entities,) = extract(c, "fly to rome from berlin")
+        assert [(e["value"], e["entity"], e.get("role"), e.get("group")) for e in entities] == [
+            ("rome", "city", "destination", "1"),
+            ("berlin", "city", "departure", "1"),
+        ]
+        assert all(
+            0 < e["confidence_role"] <= 1 and 0 < e["confidence_group"] <= 1 for e in entities
+        )
+
+
+def test_misaligned_annotation_warns_with_the_example(model_storage, resource, execution_context):
+    data = slot_data(count=10)
+    bad = Message.build(text="fly to denver", intent="inform")
+    bad.set("entities", [{"entity": "destination", "start": 7, "end": 11, "value": "denv"}])
+    data = data.merge(TrainingData(tokenize([bad])))
+    with pytest.warns(UserWarning, match="Misaligned entity annotation in message 'fly to denver'"):
+        component = train({"epochs": 1}, data, model_storage, resource, execution_context)
+    assert isinstance(extract(component, "fly to denver")[0], list)
+
+
+def test_no_entities_trains_nothing_and_extracts_nothing(
+    model_storage, resource, execution_context
+):
+    data = TrainingData(tokenize([Message.build(text=t, intent="chitchat") for t in NO_ENTITIES]))
+    with pytest.warns(UserWarning, match="no entity annotations"):
+        component = train({}, data, model_storage, resource, execution_context)
+    assert component.model is None
+    loaded = BiLSTMSlotFiller.load(component.config, model_storage, resource, execution_context)
+    for c in (component, loaded):
+        assert extract(c, "fly from boston to denver") == [[]]
+
+
+def test_untrained_component_extracts_nothing(model_storage, resource, execution_context):
+    component = BiLSTMSlotFiller.load({}, model_storage, resource, execution_context)
+    assert extract(component, "fly from boston to denver") == [[]]
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("tagging_schema", "bioes", "'tagging_schema' must be one of"),
+        ("char_filters", 0, "'char_filters' must be at least 1"),
+        ("word_dropout", 1.0, "'word_dropout' must be below 1"),
+        ("use_crf", "yes", "'use_crf' must be true or false"),
+        ("rnn_type", "transformer", "'rnn_type' must be one of"),
+        ("max_word_length", 0, "'max_word_length' must be at least 1"),
+    ],
+)
+def test_bad_option_is_a_clear_config_error(
+    option, value, message, model_storage, resource, execution_context
+):
+    with pytest.raises(InvalidConfigException, match=message):
+        BiLSTMSlotFiller.create({option: value}, model_storage, resource, execution_context)
+
+
+@pytest.mark.slow
+def test_rasa_trains_and_tests_a_pipeline_with_synonyms(tmp_path):
+    """`rasa train nlu`, a parse through Rasa's Agent, and `rasa test nlu`'s entity report."""
+    from rasa.core.agent import Agent
+    from rasa.model_testing import test_nlu
+    from rasa.model_training import train_nlu
+
+    options = "\n".join(f"    {key}: {json.dumps(value)}" for key, value in FAST.items())
+    (tmp_path / "config.yml").write_text(
+        "recipe: default.v1\nlanguage: en\nassistant_id: slot_test\npipeline:\n"
+        "  - name: WhitespaceTokenizer\n  - name: rnn_nlu.BiLSTMSlotFiller\n"
+        f"{options}\n  - name: EntitySynonymMapper\n"
+    )
+    examples = "".join(f"    - {t}\n" for t in annotated_texts() + NO_ENTITIES)
+    (tmp_path / "nlu.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: inform\n  examples: |\n'
+        + examples
+        + "- synonym: NYC\n  examples: |\n    - new york\n"
+    )
+    model = train_nlu(
+        str(tmp_path / "config.yml"),
+        str(tmp_path / "nlu.yml"),
+        str(tmp_path / "models"),
+        fixed_model_name="slots",
+    )
+    assert model
+
+    parsed = asyncio.run(Agent.load(model).parse_message("fly from new york to rome"))
+    assert [
+        (e["entity"], e["value"], e["start"], e["end"], e["extractor"]) for e in parsed["entities"]
+    ] == [
+        ("origin", "NYC", 9, 17, "BiLSTMSlotFiller"),
+        ("destination", "rome", 21, 25, "BiLSTMSlotFiller"),
+    ]
+
+    results = tmp_path / "results"
+    asyncio.run(test_nlu(model, str(tmp_path / "nlu.yml"), str(results), {}))
+    report = json.loads((results / "BiLSTMSlotFiller_report.json").read_text())
+    assert report["micro avg"]["f1-score"] > 0.9
