@@ -1,4 +1,4 @@
-"""RCNNClassifier: the recurrent convolutional intent classifier of Lai et al. (2015) as a Rasa component."""
+"""RCNNClassifier: the recurrent convolutional intent classifier (Lai et al. 2015) for Rasa."""
 
 from typing import Any, Dict
 
@@ -11,12 +11,12 @@ from rnn_nlu.models.rcnn import build_rcnn
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class RCNNClassifier(RecurrentIntentClassifier):
-    """Intent classifier: [left context; word; right context] -> tanh projection -> max over time."""
+    """Intent classifier: [left context; word; right context] -> tanh projection -> max-pool."""
 
     MODEL_DEFAULTS: Dict[str, Any] = {
         # Size of the word embedding, trained from scratch on the training data.
         "embedding_dim": 64,
-        # Cell of the left and right context RNNs: "simple" (tanh, as in the paper), "gru" or "lstm".
+        # Cell of the two context RNNs: "simple" (tanh, as in the paper), "gru" or "lstm".
         "rnn_type": "simple",
         # Size of each context vector (left and right).
         "context_units": 64,
@@ -25,8 +25,8 @@ class RCNNClassifier(RecurrentIntentClassifier):
         # Sizes of ReLU layers between pooling and the softmax ([]: none).
         "dense_units": [],
         # Dropout rate after the embedding, after pooling and after each dense layer.
-        "dropout": 0.2,
-        # Share of training tokens replaced by the unknown-word id, so that unseen words are handled.
+        "dropout": 0.4,
+        # Share of training tokens replaced by the unknown-word id: teaches it unseen words.
         "word_dropout": 0.2,
     }
     MODEL_CHOICES = {"rnn_type": sorted(RNN_TYPES)}

@@ -17,7 +17,7 @@ from rnn_nlu.models.layers import MaskedGlobalMaxPooling1D, recurrent_layer
 class WordDropout(keras.layers.Layer):
     """In training only, replaces each non-padding token id by UNK with probability `rate`.
 
-    Words never seen in training map to UNK when parsing; this teaches the model what to make of them.
+    Words never seen in training map to UNK when parsing; this teaches the model to handle them.
     """
 
     def __init__(self, rate: float, **kwargs) -> None:
@@ -55,8 +55,8 @@ class ShiftRight(keras.layers.Layer):
 class ReverseValid(keras.layers.Layer):
     """Reverses each sequence's unpadded prefix, leaving right padding in place; the mask is kept.
 
-    Applied twice it is the identity, so `reverse -> shift -> RNN -> reverse` gives the right context
-    with the padding still on the right (LSTM/GRU stay cuDNN-eligible).
+    Applied twice it is the identity, so `reverse -> shift -> RNN -> reverse` gives the right
+    context with the padding still on the right (LSTM/GRU stay cuDNN-eligible).
     """
 
     def __init__(self, **kwargs) -> None:
@@ -78,7 +78,7 @@ def build_rcnn(
     context_units: int = 64,
     projection_units: int = 128,
     dense_units: Sequence[int] = (),
-    dropout: float = 0.2,
+    dropout: float = 0.4,
     word_dropout: float = 0.2,
 ) -> keras.Model:
     """Builds the RCNN classifier of Lai et al. (2015).
@@ -91,11 +91,11 @@ def build_rcnn(
         context_units: size of each of the left and right contexts c_l(w_i) and c_r(w_i).
         projection_units: size of y_i = tanh(W [c_l; e; c_r] + b), max-pooled over time.
         dense_units: sizes of ReLU layers between pooling and the softmax.
-        dropout: rate after the embedding (whole channels), after pooling and after each dense layer.
+        dropout: rate after the embedding (whole channels), after pooling and after dense layers.
         word_dropout: share of tokens replaced by the unknown-word id in training.
 
     Returns:
-        A model from (batch, time) int32 right-padded token ids to (batch, num_labels) probabilities.
+        A model from (batch, time) right-padded token ids to (batch, num_labels) probabilities.
     """
     assert vocab_size > 2, "vocabulary must hold at least one token besides PAD and UNK"
     assert num_labels >= 2, "a softmax classifier needs at least two labels"
@@ -115,7 +115,8 @@ def build_rcnn(
     right = ReverseValid(name="reverse_back")(right)  # (batch, time, context)
 
     x = keras.layers.Concatenate(name="context_word_context")([left, e, right])
-    y = keras.layers.Dense(projection_units, activation="tanh", name="projection")(x)  # (b, t, proj)
+    y = keras.layers.Dense(projection_units, activation="tanh", name="projection")(x)
+    # y: (batch, time, projection_units)
     h = MaskedGlobalMaxPooling1D(name="max_pool")(y)  # (batch, proj)
     h = keras.layers.Dropout(dropout, name="pool_dropout")(h)
     for i, units in enumerate(dense_units):

@@ -1,4 +1,4 @@
-"""The RCNN Keras model alone: shapes, contexts that see only one side, padding that changes nothing."""
+"""The RCNN Keras model alone: shapes, one-sided contexts, padding that changes nothing."""
 
 import numpy as np
 import pytest
@@ -10,8 +10,15 @@ RNN_TYPES = ["simple", "gru", "lstm"]
 
 
 def small_rcnn(rnn_type: str) -> keras.Model:
-    return build_rcnn(50, 3, embedding_dim=8, rnn_type=rnn_type, context_units=6,
-                      projection_units=10, dense_units=[5])
+    return build_rcnn(
+        50,
+        3,
+        embedding_dim=8,
+        rnn_type=rnn_type,
+        context_units=6,
+        projection_units=10,
+        dense_units=[5],
+    )
 
 
 def contexts(model: keras.Model, rnn_type: str, ids: np.ndarray):
@@ -26,7 +33,7 @@ def test_output_is_a_distribution_and_padding_changes_nothing(rnn_type):
     model = small_rcnn(rnn_type)
     ids = np.array([[5, 7, 9]], dtype=np.int32)
     padded = np.array([[5, 7, 9, 0, 0, 0, 0]], dtype=np.int32)
-    batch = np.array([[5, 7, 9, 0, 0], [3, 4, 6, 8, 2]], dtype=np.int32)  # padded next to a longer one
+    batch = np.array([[5, 7, 9, 0, 0], [3, 4, 6, 8, 2]], dtype=np.int32)  # next to a longer one
     probs = model(ids, training=False).numpy()
     assert probs.shape == (1, 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
@@ -40,7 +47,8 @@ def test_output_is_a_distribution_and_padding_changes_nothing(rnn_type):
 def test_padding_does_not_reach_the_contexts(rnn_type):
     model = small_rcnn(rnn_type)
     left, right = contexts(model, rnn_type, np.array([[5, 7, 9]], dtype=np.int32))
-    padded_left, padded_right = contexts(model, rnn_type, np.array([[5, 7, 9, 0, 0]], dtype=np.int32))
+    padded = np.array([[5, 7, 9, 0, 0]], dtype=np.int32)
+    padded_left, padded_right = contexts(model, rnn_type, padded)
     assert left.shape == right.shape == (1, 3, 6)
     np.testing.assert_allclose(padded_left[:, :3], left, atol=1e-6)
     np.testing.assert_allclose(padded_right[:, :3], right, atol=1e-6)
@@ -64,7 +72,8 @@ def test_left_context_sees_only_earlier_and_right_context_only_later_tokens(rnn_
 
 def test_first_left_and_last_right_context_are_the_same_start_state():
     model = small_rcnn("simple")
-    left, right = contexts(model, "simple", np.array([[5, 7, 9, 0], [11, 13, 15, 17]], dtype=np.int32))
+    ids = np.array([[5, 7, 9, 0], [11, 13, 15, 17]], dtype=np.int32)
+    left, right = contexts(model, "simple", ids)
     np.testing.assert_allclose(left[0, 0], left[1, 0], atol=1e-6)  # no earlier word to see
     np.testing.assert_allclose(right[0, 2], right[1, 3], atol=1e-6)  # no later word to see
 
@@ -88,7 +97,9 @@ def test_word_dropout_replaces_real_tokens_by_unk_in_training_only():
 
 
 def test_dense_units_and_sizes_set_the_layer_shapes():
-    model = build_rcnn(50, 4, embedding_dim=8, context_units=6, projection_units=10, dense_units=[7])
+    model = build_rcnn(
+        50, 4, embedding_dim=8, context_units=6, projection_units=10, dense_units=[7]
+    )
     assert model.get_layer("projection").input_shape[-1] == 6 + 8 + 6
     assert model.get_layer("intent").input_shape[-1] == 7
     assert model.output_shape == (None, 4)
