@@ -9,5 +9,11 @@ from rnn_nlu.components.slot_filler import BiLSTMSlotFiller
 from rnn_nlu.components.text_rnn import TextRNNClassifier
 from rnn_nlu.policies.memory_network import MemoryNetworkPolicy
 
-__all__ = ["BiLSTMSlotFiller", "MemoryNetworkPolicy", "RCNNClassifier", "SentencePieceTokenizer", "TextRNNClassifier"]
+__all__ = [
+    "BiLSTMSlotFiller",
+    "MemoryNetworkPolicy",
+    "RCNNClassifier",
+    "SentencePieceTokenizer",
+    "TextRNNClassifier",
+]
 __version__ = "0.1.0"

@@ -70,7 +70,9 @@ def _type_problem(value: Any, default: Any) -> Optional[str]:
     if isinstance(default, bool):
         return None if isinstance(value, bool) else "must be true or false"
     if isinstance(default, int):
-        return None if isinstance(value, int) and not isinstance(value, bool) else "must be an integer"
+        return (
+            None if isinstance(value, int) and not isinstance(value, bool) else "must be an integer"
+        )
     if isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         return None if ok else "must be a number"

@@ -26,7 +26,9 @@ class Vocabulary:
     ) -> "Vocabulary":
         """Vocabulary of the tokens seen at least `min_frequency` times, most frequent first."""
         counts = Counter(cls._norm(t, lowercase) for tokens in token_lists for t in tokens)
-        kept = sorted((t for t, c in counts.items() if c >= min_frequency), key=lambda t: (-counts[t], t))
+        kept = sorted(
+            (t for t, c in counts.items() if c >= min_frequency), key=lambda t: (-counts[t], t)
+        )
         return cls(kept, lowercase)
 
     @staticmethod
@@ -52,15 +54,15 @@ class Vocabulary:
 def encode_batch(
     token_lists: Sequence[Sequence[str]], vocabulary: Vocabulary, max_length: int
 ) -> np.ndarray:
-    """(batch, time) int32 ids, right-padded with PAD to the longest sequence (at most `max_length`).
+    """(batch, time) int32 ids, right-padded with PAD to the longest sequence (<= `max_length`).
 
     Right padding keeps Keras LSTM/GRU layers cuDNN-eligible on a GPU.
     """
     ids = [vocabulary.encode(tokens)[:max_length] for tokens in token_lists]
     length = max((len(s) for s in ids), default=1)
-    return pad_sequences(ids, maxlen=length, padding="post", truncating="post", value=PAD_ID).astype(
-        np.int32
-    )
+    return pad_sequences(
+        ids, maxlen=length, padding="post", truncating="post", value=PAD_ID
+    ).astype(np.int32)
 
 
 class LabelEncoder:

@@ -7,8 +7,9 @@ JSON config with our own builder and sets the weights: nothing in an archive can
 import json
 import logging
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from rasa.engine.storage.resource import Resource
@@ -41,7 +42,7 @@ def write_bundle(
     metadata: Dict[str, Any],
     weights: Optional[List[np.ndarray]] = None,
 ) -> None:
-    """Stores a bundle in Rasa's model storage; `metadata["has_weights"]` records whether weights exist."""
+    """Stores a bundle in Rasa's model storage; `metadata["has_weights"]` says if weights exist."""
     with model_storage.write_to(resource) as directory:
         save_bundle(directory, {**metadata, "has_weights": weights is not None}, weights)
 
@@ -49,7 +50,7 @@ def write_bundle(
 def read_bundle(
     model_storage: ModelStorage, resource: Resource, component: str, required: Sequence[str] = ()
 ) -> Optional[Tuple[Dict[str, Any], Optional[List[np.ndarray]]]]:
-    """(metadata, weights or None) of a stored bundle, or None when nothing was stored for `resource`.
+    """(metadata, weights or None) of a stored bundle; None when nothing was stored for `resource`.
 
     A bundle that exists but is incomplete or corrupt raises `ModelArchiveError`.
     """
@@ -63,6 +64,16 @@ def read_bundle(
             raise
         logger.debug(f"{component}: nothing stored for resource '{resource.name}' ({error}).")
         return None
+
+
+@contextmanager
+def reading_metadata(component: str) -> Iterator[None]:
+    """Inside it, a missing key or a value of the wrong type in the metadata raises a clear
+    `ModelArchiveError` naming the component and the file."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ModelArchiveError(f"{component}: '{METADATA_FILE}' is malformed: {error}") from error
 
 
 def load_metadata(directory: Path, component: str, required: Sequence[str] = ()) -> Dict[str, Any]:

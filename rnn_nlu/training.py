@@ -77,7 +77,7 @@ def fit(
     stratify: Optional[Sequence[Any]] = None,
     silent: bool = False,
 ) -> keras.callbacks.History:
-    """Compiles and trains `model` with Adam, gradient clipping and early stopping on a held-out split.
+    """Compiles and trains `model`: Adam, gradient clipping, early stopping on a held-out split.
 
     `validation_split` of the examples (stratified by `stratify` when given) is held out to pick the
     best epoch; with 0, or too little data to hold any out, all epochs run on all data.
@@ -103,7 +103,8 @@ def fit(
             logger.info("Too little data to hold out a validation split; training on all of it.")
     held_out = _length(validation_data[0]) if validation_data else 0
     logger.info(
-        f"Training {model.name} for up to {epochs} epochs on {count} examples ({held_out} held out)."
+        f"Training {model.name} for up to {epochs} epochs on {count} examples "
+        f"({held_out} held out)."
     )
     return model.fit(
         x,

@@ -48,6 +48,9 @@ def default_bot_model(tmp_path_factory) -> Path:
     env = {**os.environ, "RASA_CACHE_DIRECTORY": str(out / "cache")}
     subprocess.run(
         [RASA, "train", *BOT_FILES, "--out", str(out), "--fixed-model-name", "bot"],
-        cwd=REPO, env=env, check=True, timeout=1500,
+        cwd=REPO,
+        env=env,
+        check=True,
+        timeout=1500,
     )
     return out / "bot.tar.gz"

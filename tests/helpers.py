@@ -9,14 +9,36 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 # Four intents with disjoint key words, eight examples each: small enough to train in seconds.
 TINY_INTENTS: Dict[str, List[str]] = {
     "greet": ["hi", "hello there", "hey", "good morning", "hi bot", "hello", "hey there", "howdy"],
-    "goodbye": ["bye", "goodbye", "see you later", "bye bye", "see you", "good night", "farewell",
-                "catch you later"],
-    "book_flight": ["book a flight to denver", "i want to fly to boston", "find me a flight",
-                    "book a flight from paris to rome", "i need a plane ticket",
-                    "fly me to london", "reserve a flight tomorrow", "get me a flight to berlin"],
-    "ask_weather": ["what is the weather", "is it raining", "will it be sunny tomorrow",
-                    "how cold is it", "weather forecast please", "is it going to snow",
-                    "what's the temperature", "do i need an umbrella"],
+    "goodbye": [
+        "bye",
+        "goodbye",
+        "see you later",
+        "bye bye",
+        "see you",
+        "good night",
+        "farewell",
+        "catch you later",
+    ],
+    "book_flight": [
+        "book a flight to denver",
+        "i want to fly to boston",
+        "find me a flight",
+        "book a flight from paris to rome",
+        "i need a plane ticket",
+        "fly me to london",
+        "reserve a flight tomorrow",
+        "get me a flight to berlin",
+    ],
+    "ask_weather": [
+        "what is the weather",
+        "is it raining",
+        "will it be sunny tomorrow",
+        "how cold is it",
+        "weather forecast please",
+        "is it going to snow",
+        "what's the temperature",
+        "do i need an umbrella",
+    ],
 }
 
 _tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())

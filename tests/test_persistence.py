@@ -1,4 +1,4 @@
-"""Stored bundles: corrupt, missing or mismatched files are clear errors, and nothing in them runs."""
+"""Stored bundles: corrupt, missing or mismatched files are clear errors; nothing in them runs."""
 
 import json
 import pickle
@@ -59,7 +59,10 @@ def load(storage, resource, config, execution_context):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda d: (d / WEIGHTS_FILE).write_bytes((d / WEIGHTS_FILE).read_bytes()[:100]), WEIGHTS_FILE),
+        (
+            lambda d: (d / WEIGHTS_FILE).write_bytes((d / WEIGHTS_FILE).read_bytes()[:100]),
+            WEIGHTS_FILE,
+        ),
         (lambda d: (d / WEIGHTS_FILE).write_bytes(b"\x00garbage" * 50), WEIGHTS_FILE),
         (lambda d: (d / WEIGHTS_FILE).unlink(), WEIGHTS_FILE),
         (lambda d: (d / METADATA_FILE).unlink(), METADATA_FILE),
@@ -67,8 +70,15 @@ def load(storage, resource, config, execution_context):
         (lambda d: (d / METADATA_FILE).write_text("[1, 2, 3]"), METADATA_FILE),
         (lambda d: (d / METADATA_FILE).write_text('{"labels": ["a", "b"]}'), METADATA_FILE),
     ],
-    ids=["truncated-weights", "garbage-weights", "missing-weights", "missing-json", "bad-json",
-         "json-not-object", "json-missing-keys"],
+    ids=[
+        "truncated-weights",
+        "garbage-weights",
+        "missing-weights",
+        "missing-json",
+        "bad-json",
+        "json-not-object",
+        "json-missing-keys",
+    ],
 )
 def test_broken_bundle_is_a_clear_error_naming_component_and_file(
     stored, tmp_path, execution_context, change, message

@@ -58,6 +58,7 @@ def _last_progress(log: Path) -> str:
 
 def run_child(command: Sequence[str], log: Path, cwd: Path, label: str) -> ChildResult:
     """Runs `command` with output to `log`; wall time and the peak RSS of that child alone."""
+    log = log.resolve()  # the child runs in `cwd`, so its timing file needs an absolute path
     log.parent.mkdir(parents=True, exist_ok=True)
     measured = log.with_suffix(".timing.json")
     measured.unlink(missing_ok=True)

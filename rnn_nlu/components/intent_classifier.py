@@ -1,7 +1,7 @@
 """Rasa glue shared by our intent classifiers; a subclass only names its Keras model and options."""
 
 import logging
-from typing import Any, Dict, List, Optional, Sequence, Text, Type
+from typing import Any, Dict, List, Optional, Sequence, Type
 
 import numpy as np
 import tensorflow as tf
@@ -63,7 +63,7 @@ class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def build_model(vocab_size: int, num_labels: int, **options: Any) -> keras.Model:
-        """The untrained Keras model: (batch, time) token ids -> (batch, num_labels) probabilities."""
+        """The untrained Keras model: (batch, time) token ids -> (batch, labels) probabilities."""
         raise NotImplementedError
 
     @classmethod
@@ -72,18 +72,18 @@ class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
         return [Tokenizer]
 
     @classmethod
-    def get_default_config(cls) -> Dict[Text, Any]:
+    def get_default_config(cls) -> Dict[str, Any]:
         """The component's default config (see parent class for full docstring)."""
         return {**TRAINING_DEFAULTS, **cls.MODEL_DEFAULTS}
 
     @classmethod
-    def validate(cls, config: Dict[Text, Any]) -> None:
+    def validate(cls, config: Dict[str, Any]) -> None:
         """Raises `InvalidConfigException` naming an unknown or invalid option."""
         validate_config(config, cls.get_default_config(), cls.__name__, cls.MODEL_CHOICES)
 
     def __init__(
         self,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         labels: Optional[LabelEncoder] = None,
@@ -104,7 +104,7 @@ class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -126,7 +126,11 @@ class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
         if len(self.labels) < 2:
             raise_warning(
                 f"{self.__class__.__name__} found "
-                + (f"a single intent ('{self.labels.labels[0]}')" if self.labels.labels else "no intents")
+                + (
+                    f"a single intent ('{self.labels.labels[0]}')"
+                    if self.labels.labels
+                    else "no intents"
+                )
                 + " in the training data: nothing to learn, so it will predict "
                 + ("that intent with confidence 1.0." if self.labels.labels else "no intent.")
             )
@@ -140,7 +144,9 @@ class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
         x = encode_batch(tokens, self.vocabulary, self.config["max_sequence_length"])
         y = self.labels.encode([e.get(INTENT) for e in examples])
         set_seed(self.config["random_seed"])  # before building: the initial weights are random too
-        self.model = self.build_model(len(self.vocabulary), len(self.labels), **self._model_options())
+        self.model = self.build_model(
+            len(self.vocabulary), len(self.labels), **self._model_options()
+        )
         logger.info(
             f"{self.__class__.__name__}: {len(examples)} examples, {len(self.labels)} intents, "
             f"{len(self.vocabulary)} tokens, {self.model.count_params():,} parameters."
@@ -201,7 +207,7 @@ class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
     @classmethod
     def load(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -215,17 +221,17 @@ class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
         if bundle is None:
             return cls(config, model_storage, resource)
         metadata, weights = bundle
-        try:
+        with persistence.reading_metadata(name):
             labels = LabelEncoder(metadata["labels"])
-            saved = {**config, **metadata["model"], "max_sequence_length": metadata["max_sequence_length"]}
+            saved = {
+                **config,
+                **metadata["model"],
+                "max_sequence_length": metadata["max_sequence_length"],
+            }
             cls.validate(saved)
             if weights is None:
                 return cls(saved, model_storage, resource, labels)
             vocabulary = Vocabulary.from_json(metadata["vocabulary"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise persistence.ModelArchiveError(
-                f"{name}: '{persistence.METADATA_FILE}' is malformed: {error}"
-            ) from error
         model = cls.build_model(len(vocabulary), len(labels), **metadata["model"])
         persistence.set_model_weights(model, weights, name)
         return cls(saved, model_storage, resource, labels, vocabulary, model)

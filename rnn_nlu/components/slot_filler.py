@@ -301,7 +301,7 @@ class BiLSTMSlotFiller(GraphComponent, EntityExtractorMixin):
         if bundle is None:
             return cls(config, model_storage, resource)
         metadata, weights = bundle
-        try:
+        with persistence.reading_metadata(name):
             saved = {**config, **metadata["model"], **metadata.get("config", {})}
             cls.validate(saved)
             if weights is None:
@@ -310,10 +310,6 @@ class BiLSTMSlotFiller(GraphComponent, EntityExtractorMixin):
             vocabulary = Vocabulary.from_json(metadata["vocabulary"])
             characters = Vocabulary.from_json(metadata["characters"])
             num_tags = {head: len(labels) for head, labels in tags.items()}
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise persistence.ModelArchiveError(
-                f"{name}: '{persistence.METADATA_FILE}' is malformed: {error}"
-            ) from error
         model = build_tagger(len(vocabulary), num_tags, len(characters), **metadata["model"])
         persistence.set_model_weights(model, weights, name)
         return cls(saved, model_storage, resource, tags, vocabulary, characters, model)

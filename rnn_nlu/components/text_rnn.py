@@ -11,7 +11,7 @@ from rnn_nlu.models.text_rnn import POOLINGS, build_text_rnn
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class TextRNNClassifier(RecurrentIntentClassifier):
-    """Intent classifier: embedding -> stacked (bi)directional LSTM/GRU/SimpleRNN -> pooling -> softmax."""
+    """Intent classifier: embedding -> stacked (bi)directional LSTM/GRU/SimpleRNN -> pooling."""
 
     MODEL_DEFAULTS: Dict[str, Any] = {
         # Size of the word embedding, trained from scratch on the training data.

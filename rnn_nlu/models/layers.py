@@ -1,9 +1,11 @@
-"""Small Keras layers shared by the model builders: recurrent-layer factory and masked pooling."""
+"""Keras layers shared by the model builders: recurrent layers, word dropout, masked pooling."""
 
 from typing import Optional
 
 import tensorflow as tf
 from tensorflow import keras
+
+from rnn_nlu.features import PAD_ID, UNK_ID
 
 RNN_TYPES = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple": keras.layers.SimpleRNN}
 NEG_INF = -1e9
@@ -14,8 +16,8 @@ def recurrent_layer(
 ) -> keras.layers.Layer:
     """An LSTM, GRU or SimpleRNN layer.
 
-    Defaults (tanh, sigmoid gates, no recurrent dropout, no unroll) keep LSTM/GRU cuDNN-eligible on a
-    GPU; inputs must be right-padded for that.
+    Defaults (tanh, sigmoid gates, no recurrent dropout, no unroll) keep LSTM/GRU cuDNN-eligible
+    on a GPU; inputs must be right-padded for that.
     """
     if rnn_type not in RNN_TYPES:
         raise ValueError(f"rnn_type must be one of {sorted(RNN_TYPES)}, not {rnn_type!r}")
@@ -39,7 +41,7 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
 
 
 class AttentionPooling(keras.layers.Layer):
-    """Additive attention over time (Yang et al. 2016): softmax(v . tanh(W h_t)) weighted sum of h_t."""
+    """Additive attention over time (Yang et al. 2016): sum_t softmax(v . tanh(W h_t)) h_t."""
 
     def __init__(self, units: int = 64, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -60,3 +62,27 @@ class AttentionPooling(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "units": self.units}
+
+
+class WordDropout(keras.layers.Layer):
+    """In training only, replaces each non-padding token id by UNK with probability `rate`.
+
+    Words never seen in training map to UNK when parsing; this teaches the model to handle them.
+    """
+
+    def __init__(self, rate: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.rate = rate
+
+    def call(self, token_ids: tf.Tensor, training: Optional[bool] = None) -> tf.Tensor:
+        def dropped() -> tf.Tensor:
+            drop = tf.random.uniform(tf.shape(token_ids)) < self.rate
+            unknown = tf.fill(tf.shape(token_ids), tf.constant(UNK_ID, token_ids.dtype))
+            return tf.where(drop & (token_ids != PAD_ID), unknown, token_ids)
+
+        if self.rate <= 0:
+            return token_ids
+        return keras.backend.in_train_phase(dropped, token_ids, training=training)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rate": self.rate}

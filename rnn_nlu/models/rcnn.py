@@ -10,32 +10,7 @@ from typing import Optional, Sequence
 import tensorflow as tf
 from tensorflow import keras
 
-from rnn_nlu.features import PAD_ID, UNK_ID
-from rnn_nlu.models.layers import MaskedGlobalMaxPooling1D, recurrent_layer
-
-
-class WordDropout(keras.layers.Layer):
-    """In training only, replaces each non-padding token id by UNK with probability `rate`.
-
-    Words never seen in training map to UNK when parsing; this teaches the model to handle them.
-    """
-
-    def __init__(self, rate: float, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.rate = rate
-
-    def call(self, token_ids: tf.Tensor, training: Optional[bool] = None) -> tf.Tensor:
-        def dropped() -> tf.Tensor:
-            drop = tf.random.uniform(tf.shape(token_ids)) < self.rate
-            unknown = tf.fill(tf.shape(token_ids), tf.constant(UNK_ID, token_ids.dtype))
-            return tf.where(drop & (token_ids != PAD_ID), unknown, token_ids)
-
-        if self.rate <= 0:
-            return token_ids
-        return keras.backend.in_train_phase(dropped, token_ids, training=training)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "rate": self.rate}
+from rnn_nlu.models.layers import MaskedGlobalMaxPooling1D, WordDropout, recurrent_layer
 
 
 class ShiftRight(keras.layers.Layer):

@@ -14,9 +14,7 @@ import tensorflow as tf
 from rasa.utils.tensorflow.crf import crf_decode, crf_log_likelihood
 from tensorflow import keras
 
-from rnn_nlu.models.layers import NEG_INF, recurrent_layer
-
-UNK_ID = 1  # as in rnn_nlu.features; token id 0 is padding
+from rnn_nlu.models.layers import NEG_INF, WordDropout, recurrent_layer
 
 
 class CharCNN(keras.layers.Layer):
@@ -54,25 +52,6 @@ class CharCNN(keras.layers.Layer):
             "embedding_dim": self.embedding_dim,
             "kernel_size": self.kernel_size,
         }
-
-
-class WordDropout(keras.layers.Layer):
-    """In training, replaces each real token id by UNK with probability `rate`, so that the
-    unknown-word embedding, and the character features next to it, learn to stand in for words
-    not seen in training."""
-
-    def __init__(self, rate: float, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.rate = rate
-
-    def call(self, token_ids: tf.Tensor, training: Optional[bool] = None) -> tf.Tensor:
-        if not training or self.rate <= 0:
-            return token_ids
-        drop = (tf.random.uniform(tf.shape(token_ids)) < self.rate) & (token_ids != 0)
-        return tf.where(drop, tf.ones_like(token_ids) * UNK_ID, token_ids)
-
-    def get_config(self) -> Dict[str, Any]:
-        return {**super().get_config(), "rate": self.rate}
 
 
 class CRF(keras.layers.Layer):

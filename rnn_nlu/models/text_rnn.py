@@ -1,4 +1,4 @@
-"""TextRNN intent classifier: embedding -> stacked (bi)directional RNN -> pooling -> dense -> softmax.
+"""TextRNN intent classifier: embedding -> stacked (bi)directional RNN -> pooling -> softmax.
 
 After Liu, Qiu & Huang, "Recurrent Neural Network for Text Classification with Multi-Task Learning"
 (IJCAI 2016), the "TextRNN" baseline; attention pooling after Yang et al. (NAACL 2016).
@@ -47,7 +47,9 @@ def build_text_rnn(
     assert pooling in POOLINGS, f"pooling must be one of {POOLINGS}, not {pooling!r}"
 
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (batch, time)
-    x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(token_ids)
+    x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(
+        token_ids
+    )
     x = keras.layers.SpatialDropout1D(dropout, name="embedding_dropout")(x)  # drops whole channels
     for i in range(num_layers):
         sequences = i < num_layers - 1 or pooling != "last"

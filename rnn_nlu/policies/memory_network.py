@@ -296,7 +296,7 @@ class MemoryNetworkPolicy(Policy):
         if bundle is None:
             return cls(config, model_storage, resource, execution_context)
         metadata, weights = bundle
-        try:
+        with persistence.reading_metadata(name):
             saved = {
                 **config,
                 **metadata["model"],
@@ -307,10 +307,6 @@ class MemoryNetworkPolicy(Policy):
                 return cls(saved, model_storage, resource, execution_context)
             vocabulary = Vocabulary.from_json(metadata["vocabulary"])
             actions = [str(action) for action in metadata["actions"]]
-        except (KeyError, TypeError, ValueError) as error:
-            raise persistence.ModelArchiveError(
-                f"{name}: '{persistence.METADATA_FILE}' is malformed: {error}"
-            ) from error
         memory_size = memory_slots(saved[POLICY_MAX_HISTORY])
         model = build_memory_network(
             len(vocabulary), len(actions), memory_size, **metadata["model"]

@@ -17,10 +17,25 @@ from tests.helpers import TINY_INTENTS, messages, training_data
 
 # Small, fast settings that still learn the tiny data; validation off so every epoch runs. Each
 # classifier gets those of its options (TextRNN has rnn_units, RCNN context/projection_units).
-FAST = {"epochs": 40, "embedding_dim": 16, "rnn_units": 16, "context_units": 16,
-        "projection_units": 16, "validation_split": 0.0, "batch_size": 8}
+FAST = {
+    "epochs": 40,
+    "embedding_dim": 16,
+    "rnn_units": 16,
+    "context_units": 16,
+    "projection_units": 16,
+    "validation_split": 0.0,
+    "batch_size": 8,
+}
 CLASSIFIERS = [TextRNNClassifier, RCNNClassifier]
-BAD_TEXTS = ["", "   ", "x" * 10_000, "book " * 2_000, "🛫✈️🙂 𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "qwzx blorf snarg", "你好，我想订机票"]
+BAD_TEXTS = [
+    "",
+    "   ",
+    "x" * 10_000,
+    "book " * 2_000,
+    "🛫✈️🙂 𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+    "qwzx blorf snarg",
+    "你好，我想订机票",
+]
 
 
 def train(cls, config: Dict[str, Any], data, model_storage, resource, execution_context):
@@ -88,8 +103,11 @@ def test_batch_prediction_equals_one_by_one(trained):
         )
 
 
-@pytest.mark.parametrize("text", BAD_TEXTS, ids=["empty", "spaces", "10k-chars", "10k-words",
-                                                 "emoji", "unknown", "chinese"])
+@pytest.mark.parametrize(
+    "text",
+    BAD_TEXTS,
+    ids=["empty", "spaces", "10k-chars", "10k-words", "emoji", "unknown", "chinese"],
+)
 def test_bad_input_gets_a_normal_prediction(trained, text):
     (message,) = messages(text)
     trained.process([message])
@@ -99,10 +117,15 @@ def test_bad_input_gets_a_normal_prediction(trained, text):
 
 
 @pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
-def test_ranking_length_cuts_the_ranking(cls, model_storage, resource,
-                                         execution_context):
-    component = train(cls, {"ranking_length": 2, "epochs": 2}, training_data(), model_storage,
-                      resource, execution_context)
+def test_ranking_length_cuts_the_ranking(cls, model_storage, resource, execution_context):
+    component = train(
+        cls,
+        {"ranking_length": 2, "epochs": 2},
+        training_data(),
+        model_storage,
+        resource,
+        execution_context,
+    )
     (message,) = messages("hello")
     component.process([message])
     assert len(message.get("intent_ranking")) == 2
@@ -145,8 +168,9 @@ def test_untrained_component_predicts_no_intent(cls, model_storage, resource, ex
         ("dense_units", [64, -1], "'dense_units' must be a list of positive integers"),
     ],
 )
-def test_bad_option_is_a_clear_config_error(cls, option, value, message, model_storage, resource,
-                                            execution_context):
+def test_bad_option_is_a_clear_config_error(
+    cls, option, value, message, model_storage, resource, execution_context
+):
     if option not in cls.get_default_config() and not option.endswith("z"):
         pytest.skip(f"{cls.__name__} has no option {option}")
     with pytest.raises(InvalidConfigException, match=message):
@@ -158,12 +182,22 @@ def test_same_seed_trains_the_same_model(cls, tmp_path, resource, execution_cont
     def confidences(seed: int, folder: str) -> np.ndarray:
         (tmp_path / folder).mkdir()
         storage = LocalModelStorage.create(tmp_path / folder)
-        component = train(cls, {"epochs": 5, "random_seed": seed}, training_data(), storage, resource,
-                          execution_context)
+        component = train(
+            cls,
+            {"epochs": 5, "random_seed": seed},
+            training_data(),
+            storage,
+            resource,
+            execution_context,
+        )
         parsed = messages("hello there", "book a flight to rome", "is it raining")
         component.process(parsed)
-        return np.array([[r["confidence"] for r in sorted(m.get("intent_ranking"),
-                                                           key=lambda r: r["name"])] for m in parsed])
+        return np.array(
+            [
+                [r["confidence"] for r in sorted(m.get("intent_ranking"), key=lambda r: r["name"])]
+                for m in parsed
+            ]
+        )
 
     first, again, other = confidences(7, "a"), confidences(7, "b"), confidences(8, "c")
     np.testing.assert_allclose(again, first, atol=1e-6)

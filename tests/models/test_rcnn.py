@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from tensorflow import keras
 
-from rnn_nlu.models.rcnn import ReverseValid, ShiftRight, WordDropout, build_rcnn
+from rnn_nlu.models.layers import WordDropout
+from rnn_nlu.models.rcnn import ReverseValid, ShiftRight, build_rcnn
 
 RNN_TYPES = ["simple", "gru", "lstm"]
 

@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 from rnn_nlu.models.inference import compiled_predict
-from rnn_nlu.models.tagger import CRF, CharCNN, WordDropout, build_tagger
+from rnn_nlu.models.layers import WordDropout
+from rnn_nlu.models.tagger import CRF, CharCNN, build_tagger
 from rnn_nlu.training import fit
 
 SMALL = {"embedding_dim": 8, "char_embedding_dim": 4, "char_filters": 6, "rnn_units": 8}

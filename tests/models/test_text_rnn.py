@@ -9,8 +9,16 @@ from rnn_nlu.models.text_rnn import POOLINGS, build_text_rnn
 @pytest.mark.parametrize("pooling", POOLINGS)
 @pytest.mark.parametrize("rnn_type", ["lstm", "gru", "simple"])
 def test_output_is_a_distribution_and_padding_changes_nothing(rnn_type, pooling):
-    model = build_text_rnn(50, 3, embedding_dim=8, rnn_type=rnn_type, rnn_units=6, num_layers=2,
-                           pooling=pooling, dense_units=[5])
+    model = build_text_rnn(
+        50,
+        3,
+        embedding_dim=8,
+        rnn_type=rnn_type,
+        rnn_units=6,
+        num_layers=2,
+        pooling=pooling,
+        dense_units=[5],
+    )
     ids = np.array([[5, 7, 9]], dtype=np.int32)
     padded = np.array([[5, 7, 9, 0, 0, 0, 0]], dtype=np.int32)
     probs = model(ids, training=False).numpy()

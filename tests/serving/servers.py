@@ -28,7 +28,9 @@ def _wait(check, seconds: float, what: str, process: subprocess.Popen, log: Path
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"{what} exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+            )
         try:
             if check():
                 return
@@ -50,21 +52,40 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 
 
 @contextmanager
-def rasa_server(model: Path, log: Path, endpoints: Optional[Path] = None) -> Iterator[Dict[str, Any]]:
+def rasa_server(
+    model: Path, log: Path, endpoints: Optional[Path] = None
+) -> Iterator[Dict[str, Any]]:
     """`rasa run --enable-api` on a free loopback port; yields {"url", "process"}."""
     port = free_port()
-    command = [RASA, "run", "--enable-api", "-m", str(model), "-i", "127.0.0.1", "-p", str(port),
-               "--credentials", "config/credentials.yml"]
+    command = [
+        RASA,
+        "run",
+        "--enable-api",
+        "-m",
+        str(model),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--credentials",
+        "config/credentials.yml",
+    ]
     if endpoints:
         command += ["--endpoints", str(endpoints)]
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
     with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait(lambda: requests.get(f"{url}/status", timeout=5).ok, STARTUP_SECONDS, "rasa run",
-              process, log)
+        _wait(
+            lambda: requests.get(f"{url}/status", timeout=5).ok,
+            STARTUP_SECONDS,
+            "rasa run",
+            process,
+            log,
+        )
         yield {"url": url, "process": process}
     finally:
         stop(process)
@@ -76,13 +97,27 @@ def redis_server(log: Path) -> Iterator[int]:
     executable = shutil.which("redis-server")
     if executable is None:
         if os.environ.get("CI"):
-            pytest.fail("redis-server is missing: `make test` installs it (Debian package redis-server)")
+            pytest.fail(
+                "redis-server is missing: `make test` installs it (Debian package redis-server)"
+            )
         pytest.skip("redis-server is not installed (`make test` installs it)")
     port = free_port()
     with log.open("w") as out:
         process = subprocess.Popen(
-            [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                executable,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         import redis
@@ -95,8 +130,9 @@ def redis_server(log: Path) -> Iterator[int]:
 
 
 def say(url: str, sender: str, text: str) -> requests.Response:
-    return requests.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
-                         timeout=120)
+    return requests.post(
+        f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=120
+    )
 
 
 def tracker(url: str, sender: str) -> Dict[str, Any]:
@@ -112,4 +148,8 @@ def user_texts(tracker_json: Dict[str, Any]) -> List[str]:
 def actions(tracker_json: Dict[str, Any]) -> List[str]:
     """The bot's actions, without the session bookkeeping ones."""
     skip = {"action_session_start", "action_listen"}
-    return [e["name"] for e in tracker_json["events"] if e["event"] == "action" and e["name"] not in skip]
+    return [
+        e["name"]
+        for e in tracker_json["events"]
+        if e["event"] == "action" and e["name"] not in skip
+    ]

@@ -1,4 +1,4 @@
-"""Bad input through the real HTTP API of the default bot: a normal answer or a 4xx, never a crash."""
+"""Bad input through the default bot's real HTTP API: a normal answer or a 4xx, never a crash."""
 
 import pytest
 import requests
@@ -49,8 +49,18 @@ def test_malformed_requests_do_not_stop_the_server(server):
 
 def test_500_turn_conversation_keeps_every_event(server):
     url = server["url"]
-    turns = ["hi", "I want to book a flight", "from Boston", "to Denver", "tomorrow", "no",
-             "how much is a flight to Paris?", "thanks", "bye", "are you a bot?"]
+    turns = [
+        "hi",
+        "I want to book a flight",
+        "from Boston",
+        "to Denver",
+        "tomorrow",
+        "no",
+        "how much is a flight to Paris?",
+        "thanks",
+        "bye",
+        "are you a bot?",
+    ]
     sent = [turns[i % len(turns)] + f" {i}" * (i % 3 == 0) for i in range(500)]
     for text in sent:
         reply = say(url, "marathon", text)

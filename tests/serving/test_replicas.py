@@ -47,7 +47,9 @@ def test_conversation_alternating_between_replicas_goes_as_on_one(replicas, on_o
     assert "utter_confirm_booking" in actions(roaming)
     slots = roaming["slots"]
     assert (slots["origin"], slots["destination"], slots["departure_date"]) == (
-        "Boston", "Denver", "tomorrow"
+        "Boston",
+        "Denver",
+        "tomorrow",
     )
     confirmation = " ".join(m.get("text", "") for m in replies[4].json())
     assert "Boston" in confirmation and "Denver" in confirmation
