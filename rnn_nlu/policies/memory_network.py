@@ -60,7 +60,7 @@ def state_symbols(state: State) -> List[str]:
             symbols.append(f"slot_{slot}_{values}")
         else:
             symbols += [f"slot_{slot}_{i}" for i, value in enumerate(values) if value]
-    return symbols
+    return sorted(symbols)  # a bag: sorted, so that the same state always sums the same way
 
 
 def memory_slots(max_history: int) -> int:
@@ -199,6 +199,9 @@ class MemoryNetworkPolicy(Policy):
         self.actions = list(domain.action_names_or_texts)
         index = {name: i for i, name in enumerate(self.actions)}
         examples = [(c, index[a[0]]) for c, a in zip(conversations, labels) if a[0] in index]
+        # Rasa hands over the stories in an order that changes from run to run; one fixed order
+        # makes training with the same random_seed repeatable.
+        examples.sort(key=lambda e: ([state_symbols(s) for s in e[0]], e[1]))
         vocabulary = Vocabulary.build(
             (state_symbols(s) for c, _ in examples for s in c), lowercase=False
         )

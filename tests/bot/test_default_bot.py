@@ -10,16 +10,40 @@ import yaml
 from tests.conftest import RASA, REPO
 from tests.serving.servers import free_port
 
+# The bot's confirmation question, in either wording of the domain.
+CONFIRMATION = re.compile(
+    r"from Boston to Denver\W{1,2}(on|leaving) tomorrow\. (Shall I book it|Is that right)\?"
+)
 
-def form_questions() -> list:
-    """Every wording of the flight form's questions (utter_ask_*) in the bot's domain."""
-    responses = yaml.safe_load((REPO / "config" / "domain.yml").read_text())["responses"]
-    return [
-        r["text"]
-        for name, texts in responses.items()
-        if name.startswith("utter_ask_")
-        for r in texts
-    ]
+
+RESPONSES = yaml.safe_load((REPO / "config" / "domain.yml").read_text())["responses"]
+# The start of every bot message the domain has (up to its first {slot}), to know it when it comes.
+BOT_MESSAGE = re.compile(
+    "|".join(
+        re.escape(start)
+        for texts in RESPONSES.values()
+        for start in (r["text"].split("{")[0] for r in texts)
+        if start
+    )
+)
+
+
+def asked(reply: str) -> set:
+    """The flight form's questions (utter_ask_* response names) that appear in the bot's reply."""
+    return {
+        name
+        for name, texts in RESPONSES.items()
+        if name.startswith("utter_ask_") and any(r["text"] in reply for r in texts)
+    }
+
+
+def say(shell: pexpect.spawn, text: str) -> str:
+    """Types one message; returns the bot's answer, from its first message to the next prompt."""
+    shell.sendline(text)
+    shell.expect(BOT_MESSAGE)
+    answer = shell.after
+    shell.expect("Your input ->")
+    return answer + shell.before
 
 
 @pytest.mark.slow
@@ -45,21 +69,21 @@ def test_rasa_shell_greets_and_books_a_flight(default_bot_model):
     try:
         shell.expect("Bot loaded")
         shell.expect("Your input ->")
-        shell.sendline("hi")
-        shell.expect(re.compile(r"(Hi!|Hello!)[^\n]*"))
+        assert re.match(r"Hi!|Hello!", say(shell, "hi"))
+
+        # Origin and destination in the first message: the bot asks only for the date.
+        reply = say(shell, "I want to fly from Boston to Denver")
+        assert asked(reply) == {"utter_ask_departure_date"}, reply
+        reply = say(shell, "tomorrow")
+        assert CONFIRMATION.search(reply), reply
+        assert not asked(reply), reply
+
+        # Everything in one message: the bot confirms without asking anything.
+        shell.sendline("/restart")  # a new conversation; the bot answers nothing
         shell.expect("Your input ->")
-        shell.sendline("I want to fly from Boston to Denver tomorrow")
-        # Everything the form needs was given: the bot confirms instead of asking again.
-        # (The terminal echoes what was typed, so match the bot's own confirmation question.)
-        shell.expect(
-            re.compile(
-                r"from Boston to Denver\W{1,2}(on|leaving) tomorrow\. "
-                r"(Shall I book it|Is that right)\?"
-            )
-        )
-        shell.expect("Your input ->")
-        asked_again = [q for q in form_questions() if q in shell.before]
-        assert not asked_again, shell.before
+        reply = say(shell, "I want to fly from Boston to Denver tomorrow")
+        assert CONFIRMATION.search(reply), reply
+        assert not asked(reply), reply
         shell.sendline("/stop")
         shell.expect(pexpect.EOF, timeout=60)
     finally:

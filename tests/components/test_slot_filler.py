@@ -309,3 +309,26 @@ def test_rasa_trains_and_tests_a_pipeline_with_synonyms(tmp_path):
     asyncio.run(test_nlu(model, str(tmp_path / "nlu.yml"), str(results), {}))
     report = json.loads((results / "BiLSTMSlotFiller_report.json").read_text())
     assert report["micro avg"]["f1-score"] > 0.9
+
+
+def test_same_seed_gives_the_same_entities_and_another_seed_differs(
+    tmp_path, resource, execution_context
+):
+    texts = ["fly from rome to paris", "book a flight to london next friday", "hello"]
+
+    def extracted(seed: int, folder: str) -> List[List[Dict[str, Any]]]:
+        (tmp_path / folder).mkdir()
+        storage = LocalModelStorage.create(tmp_path / folder)
+        component = train({"random_seed": seed}, slot_data(), storage, resource, execution_context)
+        return extract(component, *texts)
+
+    def confidences(result: List[List[Dict[str, Any]]]) -> List[float]:
+        return [e["confidence_entity"] for entities in result for e in entities]
+
+    first, again, other = extracted(7, "a"), extracted(7, "b"), extracted(8, "c")
+    assert any(first)
+    assert [spans(e) for e in again] == [spans(e) for e in first]
+    np.testing.assert_allclose(confidences(again), confidences(first), rtol=0, atol=1e-6)
+    assert [spans(e) for e in other] != [spans(e) for e in first] or not np.allclose(
+        confidences(other), confidences(first), rtol=0, atol=1e-6
+    )

@@ -340,3 +340,26 @@ def test_in_an_ensemble_rules_win_and_the_memory_answers_unseen_distances(agents
         used = asyncio.run(policies(sender))
         assert used["utter_chat"] == {"RulePolicy"}
         assert used[f"utter_{sender[0]}"] == {"MemoryNetworkPolicy"}
+
+
+def test_same_seed_gives_the_same_policy_and_another_seed_differs(
+    tmp_path, domain, resource, execution_context
+):
+    def probabilities(seed: int, folder: str) -> np.ndarray:
+        (tmp_path / folder).mkdir()
+        storage = LocalModelStorage.create(tmp_path / folder)
+        policy = train(
+            {"random_seed": seed, "epochs": 5}, domain, storage, resource, execution_context
+        )
+        return np.array(
+            [
+                policy.predict_action_probabilities(
+                    tracker(domain, intents(c, k)), domain
+                ).probabilities
+                for c, k in [("a", 2), ("b", 5)]
+            ]
+        )
+
+    first = probabilities(7, "a")
+    np.testing.assert_allclose(probabilities(7, "b"), first, rtol=0, atol=1e-6)
+    assert np.abs(probabilities(8, "c") - first).max() > 1e-4
