@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 SNIPS ?= ../shared/datasets/snips
-BENCH_CONFIGS ?= diet_e20 logreg textrnn
+BENCH_CONFIGS ?= diet_e20 logreg textrnn_slots rcnn_slots textrnn_slots_nocrf textrnn_sentencepiece
 
 .PHONY: install shell train test test-fast serve bench redis lint format clean
 

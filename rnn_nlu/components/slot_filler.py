@@ -69,7 +69,7 @@ class BiLSTMSlotFiller(GraphComponent, EntityExtractorMixin):
             # Most passes over the data; early stopping on the held-out split usually ends sooner.
             "epochs": 40,
             # Messages per gradient step.
-            "batch_size": 64,
+            "batch_size": 32,
             # Size of the word embedding, trained from scratch.
             "embedding_dim": 100,
             # Size of the character embedding of the character CNN.
