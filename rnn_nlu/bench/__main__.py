@@ -100,7 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     target.add_argument(
         "--model",
         type=Path,
-        help="a model.tar.gz: start `rasa run --enable-api` for it, then stop it",
+        action="append",
+        help="a model.tar.gz: start `rasa run --enable-api` for it, then stop it; repeat to "
+        "compare several bots one after the other in one run",
     )
     load.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     load.add_argument("--seconds", type=float, default=60, help="how long to load (default 60)")
@@ -138,22 +140,20 @@ def main(argv: Optional[List[str]] = None) -> None:
 
         if args.clients < 1 or args.seconds <= 0 or args.max_requests < 1:
             raise SystemExit("--clients, --seconds and --max-requests must be positive")
-        if args.model is not None and not args.model.is_file():
-            raise SystemExit(f"model not found: {args.model}")
+        missing = [str(m) for m in args.model or [] if not m.is_file()]
+        if missing:
+            raise SystemExit(f"model not found: {', '.join(missing)}")
         try:
             url = load.check_url(args.url) if args.url else None
         except ValueError as e:
             raise SystemExit(str(e)) from None
-        load.run(
-            url,
-            args.model,
-            args.clients,
-            args.seconds,
-            args.max_requests,
-            args.pid,
-            args.out,
-            command="rnn-nlu-bench " + shlex.join(argv),
-        )
+        command = "rnn-nlu-bench " + shlex.join(argv)
+        settings = (args.clients, args.seconds, args.max_requests)
+        if args.model and len(args.model) > 1:
+            load.compare(args.model, *settings, args.out, command=command)
+        else:
+            model = args.model[0] if args.model else None
+            load.run(url, model, *settings, args.pid, args.out, command=command)
         return
     if args.repeat < 1:
         raise SystemExit("--repeat must be at least 1")

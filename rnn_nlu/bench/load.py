@@ -266,3 +266,40 @@ def run(
     (out / "results.md").write_text(text, encoding="utf-8")
     logger.info("\n" + text)
     return results
+
+
+def compare(
+    models: List[Path], clients: int, seconds: float, max_requests: int, out: Path, command: str
+) -> List[Dict[str, Any]]:
+    """Loads each model's server in turn, the same way; one results.* per model in its own
+    folder under `out`, and `out/comparison.md` with a row per model."""
+    names = [f"{i + 1}-{m.parent.name or m.stem}" for i, m in enumerate(models)]
+    results = [
+        run(None, model, clients, seconds, max_requests, None, out / name, command)
+        for name, model in zip(names, models)
+    ]
+    fmt = lambda x, spec=".1f": "—" if x is None else format(x, spec)  # noqa: E731
+    lines = [
+        "# Load comparison",
+        "",
+        f"- {clients} clients, {seconds:.0f} s per server, one server after the other",
+        f"- command: `{command}`",
+        "",
+        "| model | requests/s | errors | parse p50 / p99 (ms) | webhook p50 / p99 (ms) "
+        "| RSS start -> end (MB) | RSS growth |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for model, r in zip(models, results):
+        s = r["summary"]
+        parse, hook = (s["endpoints"][e] for e in ENDPOINTS)
+        lines.append(
+            f"| {model} | {fmt(s['requests_per_s'])} | {s['errors']} "
+            f"| {fmt(parse['p50_ms'], '.0f')} / {fmt(parse['p99_ms'], '.0f')} "
+            f"| {fmt(hook['p50_ms'], '.0f')} / {fmt(hook['p99_ms'], '.0f')} "
+            f"| {fmt(s['rss_start_mb'], '.0f')} -> {fmt(s['rss_end_mb'], '.0f')} "
+            f"| {fmt(s['rss_growth_pct'], '+.1f')} % |"
+        )
+    text = "\n".join(lines) + "\n"
+    (out / "comparison.md").write_text(text, encoding="utf-8")
+    logger.info("\n" + text)
+    return results

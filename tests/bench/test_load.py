@@ -132,3 +132,42 @@ def test_load_against_stub_server(tmp_path, status):
         assert summary["errors"] == summary["requests"]
         assert f"{load.ENDPOINTS[0]}: HTTP 500" in summary["error_examples"]
     assert "| /model/parse |" in (tmp_path / "results.md").read_text()
+
+
+@pytest.mark.slow
+def test_compare_loads_each_model_in_turn_and_tables_them(tmp_path, monkeypatch):
+    servers = {"ok": stub_server(200), "broken": stub_server(500)}
+    started = []
+
+    class Process:  # what start_server returns, standing for `rasa run`
+        pid = os.getpid()
+
+    def start_server(model, log):
+        started.append(model.parent.name)
+        return Process(), f"http://127.0.0.1:{servers[model.parent.name].server_address[1]}"
+
+    monkeypatch.setattr(load, "start_server", start_server)
+    monkeypatch.setattr(load, "stop_server", lambda server: None)
+    models = []
+    for name in servers:
+        (tmp_path / name).mkdir()
+        models.append(tmp_path / name / "bot.tar.gz")
+        models[-1].write_bytes(b"")
+    try:
+        args = ["load", "--clients", "2", "--seconds", "2", "--out", str(tmp_path / "out")]
+        main(args + [f"--model={m}" for m in models])
+    finally:
+        for server in servers.values():
+            server.shutdown()
+    assert started == ["ok", "broken"]
+    ok, broken = (
+        json.loads((tmp_path / "out" / d / "results.json").read_text())["summary"]
+        for d in ("1-ok", "2-broken")
+    )
+    assert ok["errors"] == 0 and broken["errors"] == broken["requests"] > 0
+    rows = [
+        line
+        for line in (tmp_path / "out" / "comparison.md").read_text().splitlines()
+        if line.startswith(f"| {tmp_path}")
+    ]
+    assert [row.split(" | ")[2] for row in rows] == ["0", str(broken["requests"])]
