@@ -11,43 +11,11 @@ def measure(
     name: str, config_text: str, domain: Path, stories: Path, test_stories: Path, work: Path
 ) -> Dict[str, Any]:
     """Trains one config in a child process and evaluates it in another; one result record."""
-    work.mkdir(parents=True, exist_ok=True)
-    config = work / "config.yml"
-    config.write_text(config_text, encoding="utf-8")
-    record: Dict[str, Any] = {"measured": runner.now(), "run_dir": str(work)}
-    trained = runner.run_child(
-        runner.python_command(
-            "-m",
-            "rasa",
-            "train",
-            "core",
-            "--config",
-            config.resolve(),
-            "--domain",
-            domain.resolve(),
-            "--stories",
-            stories.resolve(),
-            "--out",
-            work.resolve(),
-            "--fixed-model-name",
-            "model",
-        ),
-        work / "train.log",
-        work,
-        f"{name} training",
+    record, model = runner.train_model(
+        "core", name, config_text, ["--domain", domain, "--stories", stories], work
     )
-    model = work / "model.tar.gz"
-    if trained.returncode or not model.is_file():
-        return {
-            **record,
-            "error": f"rasa train core failed (exit {trained.returncode}): "
-            f"see {work / 'train.log'}",
-        }
-    record.update(
-        train_seconds=trained.seconds,
-        train_peak_rss_mb=trained.peak_rss_mb,
-        archive_mb=model.stat().st_size / 1024**2,
-    )
+    if model is None:
+        return record
     scores = work / "scores.json"
     tested = runner.run_child(
         runner.python_command(

@@ -9,40 +9,9 @@ from rnn_nlu.bench import metrics, report, runner, suite
 
 def measure(name: str, config_text: str, train: Path, test: Path, work: Path) -> Dict[str, Any]:
     """Trains one config in a child process and evaluates it in another; one result record."""
-    work.mkdir(parents=True, exist_ok=True)
-    config = work / "config.yml"
-    config.write_text(config_text, encoding="utf-8")
-    record: Dict[str, Any] = {"measured": runner.now(), "run_dir": str(work)}
-    trained = runner.run_child(
-        runner.python_command(
-            "-m",
-            "rasa",
-            "train",
-            "nlu",
-            "--config",
-            config.resolve(),
-            "--nlu",
-            train.resolve(),
-            "--out",
-            work.resolve(),
-            "--fixed-model-name",
-            "model",
-        ),
-        work / "train.log",
-        work,
-        f"{name} training",
-    )
-    model = work / "model.tar.gz"
-    if trained.returncode or not model.is_file():
-        return {
-            **record,
-            "error": f"rasa train nlu failed (exit {trained.returncode}): see {work / 'train.log'}",
-        }
-    record.update(
-        train_seconds=trained.seconds,
-        train_peak_rss_mb=trained.peak_rss_mb,
-        archive_mb=model.stat().st_size / 1024**2,
-    )
+    record, model = runner.train_model("nlu", name, config_text, ["--nlu", train], work)
+    if model is None:
+        return record
     parsed_file = work / "parsed.json"
     served = runner.run_child(
         runner.python_command(

@@ -13,7 +13,7 @@ import threading
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import yaml
 
@@ -203,3 +203,46 @@ def now() -> str:
 def python_command(*args: Any) -> List[str]:
     """This interpreter running `args` (so children use the same environment)."""
     return [sys.executable, *map(str, args)]
+
+
+def train_model(
+    kind: str, name: str, config_text: str, data: Sequence[Any], work: Path
+) -> Tuple[Dict[str, Any], Optional[Path]]:
+    """`rasa train <kind> --config ... <data>` in a child process, into `work/model.tar.gz`.
+
+    Returns the run's record (training time, peak RSS, archive size; or an error) and the model,
+    None when training failed.
+    """
+    work.mkdir(parents=True, exist_ok=True)
+    config = work / "config.yml"
+    config.write_text(config_text, encoding="utf-8")
+    record: Dict[str, Any] = {"measured": now(), "run_dir": str(work)}
+    data = [d.resolve() if isinstance(d, Path) else d for d in data]
+    trained = run_child(
+        python_command(
+            "-m",
+            "rasa",
+            "train",
+            kind,
+            "--config",
+            config.resolve(),
+            *data,
+            "--out",
+            work.resolve(),
+            "--fixed-model-name",
+            "model",
+        ),
+        work / "train.log",
+        work,
+        f"{name} training",
+    )
+    model = work / "model.tar.gz"
+    if trained.returncode or not model.is_file():
+        error = f"rasa train {kind} failed (exit {trained.returncode}): see {work / 'train.log'}"
+        return {**record, "error": error}, None
+    record.update(
+        train_seconds=trained.seconds,
+        train_peak_rss_mb=trained.peak_rss_mb,
+        archive_mb=model.stat().st_size / 1024**2,
+    )
+    return record, model
