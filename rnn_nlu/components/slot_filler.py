@@ -21,6 +21,7 @@ from tensorflow import keras
 from rnn_nlu import persistence
 from rnn_nlu.config import validate_config
 from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch, encode_chars
+from rnn_nlu.models import crf_decoding
 from rnn_nlu.models.inference import compiled_predict
 from rnn_nlu.models.layers import RNN_TYPES
 from rnn_nlu.models.tagger import build_tagger
@@ -32,7 +33,7 @@ from rnn_nlu.tagging import (
     tags_from_spans,
     token_spans,
 )
-from rnn_nlu.training import fit
+from rnn_nlu.training import fit, set_seed
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +141,8 @@ class BiLSTMSlotFiller(GraphComponent, EntityExtractorMixin):
         signature = {"token_ids": tf.TensorSpec([None, None], tf.int32)}
         if self.config["use_chars"]:
             signature["char_ids"] = tf.TensorSpec([None, None, None], tf.int32)
-        return compiled_predict(model.decode, signature)
+        self._transitions = model.transitions()  # fixed once trained or loaded
+        return compiled_predict(model, signature)
 
     @classmethod
     def create(
@@ -199,6 +201,7 @@ class BiLSTMSlotFiller(GraphComponent, EntityExtractorMixin):
         self.vocabulary = Vocabulary.build(tokens, 1, self.config["lowercase"])
         self.characters = Vocabulary.build((w for ts in tokens for w in ts), 1, lowercase=False)
         x = self._inputs(tokens)
+        set_seed(self.config["random_seed"])  # before building: the initial weights are random too
         self.model = build_tagger(
             len(self.vocabulary),
             {h: len(self.tags[h]) for h in heads},
@@ -244,10 +247,11 @@ class BiLSTMSlotFiller(GraphComponent, EntityExtractorMixin):
             return [[] for _ in messages]
         tokens = [self._tokens(m) for m in messages]
         inputs = self._inputs([[t.text for t in ts] for ts in tokens])
-        decoded = {
-            k: v.numpy()
-            for k, v in self._predict({k: tf.constant(v) for k, v in inputs.items()}).items()
-        }
+        scores = self._predict({k: tf.constant(v) for k, v in inputs.items()})
+        lengths = np.count_nonzero(inputs["token_ids"], axis=1)
+        decoded = crf_decoding.decode(
+            {h: v.numpy() for h, v in scores.items()}, lengths, self._transitions
+        )
         results = []
         for row, (message, message_tokens) in enumerate(zip(messages, tokens)):
             count = min(len(message_tokens), self.config["max_sequence_length"])

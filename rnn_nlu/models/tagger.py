@@ -5,15 +5,18 @@ After Lample et al., "Neural Architectures for Named Entity Recognition" (NAACL 
 words never seen in training a representation; a linear-chain CRF scores whole tag sequences.
 
 The one Rasa import allowed in `rnn_nlu.models`: `rasa.utils.tensorflow.crf`, a pure TensorFlow
-module (the TF Addons CRF that DIET uses), for the CRF log-likelihood and Viterbi decoding.
+module (the TF Addons CRF that DIET uses), for the CRF log-likelihood; decoding is in NumPy
+(`crf_decoding.py`).
 """
 
 from typing import Any, Dict, Mapping, Optional
 
+import numpy as np
 import tensorflow as tf
-from rasa.utils.tensorflow.crf import crf_decode, crf_log_likelihood
+from rasa.utils.tensorflow.crf import crf_log_likelihood
 from tensorflow import keras
 
+from rnn_nlu.models import crf_decoding
 from rnn_nlu.models.layers import NEG_INF, WordDropout, recurrent_layer
 
 
@@ -74,11 +77,6 @@ class CRF(keras.layers.Layer):
     def log_likelihood(self, scores: tf.Tensor, tags: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
         """(batch,) log-probability of the `tags` sequences."""
         return crf_log_likelihood(scores, tags, lengths, self.transitions)[0]
-
-    def decode(self, scores: tf.Tensor, lengths: tf.Tensor) -> Any:
-        """(batch, time) best tag sequence (Viterbi) and each tag's confidence, as DIET has it."""
-        tags, confidences, _ = crf_decode(scores, self.transitions, lengths)
-        return tags, confidences
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "num_tags": self.num_tags}
@@ -157,24 +155,20 @@ class SequenceTagger(keras.Model):
     def metrics(self) -> list:
         return [self.loss_tracker]
 
-    def decode(self, inputs: Any, training: bool = False) -> Dict[str, tf.Tensor]:
+    def transitions(self) -> Dict[str, Optional[np.ndarray]]:
+        """Each head's CRF transition scores, None for softmax heads."""
+        return {h: (c.transitions.numpy() if (c := self.crf(h)) else None) for h in self.heads}
+
+    def decode(self, inputs: Any) -> Dict[str, np.ndarray]:
         """`{head: (batch, time) tag ids, head + "_confidence": (batch, time) confidences}`.
 
-        CRF heads decode the best whole sequence; softmax heads take each token's likeliest tag.
+        CRF heads decode the best whole sequence (confidence: the tag's marginal probability);
+        softmax heads take each token's likeliest tag. Eager; for speed, compile the model call
+        and use `crf_decoding.decode` on its scores, as the slot filler does.
         """
-        scores = self(inputs, training=training)
-        lengths = self.lengths(inputs)
-        decoded = {}
-        for head in self.heads:
-            crf = self.crf(head)
-            if crf is not None:
-                tags, confidences = crf.decode(scores[head], lengths)
-            else:
-                probabilities = tf.nn.softmax(scores[head], axis=-1)
-                tags = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-                confidences = tf.reduce_max(probabilities, axis=-1)
-            decoded[head], decoded[f"{head}_confidence"] = tags, confidences
-        return decoded
+        scores = {h: np.asarray(v) for h, v in self(inputs, training=False).items()}
+        lengths = self.lengths(inputs).numpy()
+        return crf_decoding.decode(scores, lengths, self.transitions())
 
 
 def build_tagger(

@@ -1,0 +1,56 @@
+"""NumPy CRF decoding against brute force over every tag sequence, and against Rasa's TF decoder."""
+
+import itertools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from rasa.utils.tensorflow.crf import crf_decode
+
+from rnn_nlu.models.crf_decoding import decode, softmax_decode, viterbi
+
+
+def path_scores(potentials, transitions):
+    """Every tag sequence with its unnormalised log-score."""
+    length, tags = potentials.shape
+    for path in itertools.product(range(tags), repeat=length):
+        score = potentials[np.arange(length), path].sum()
+        score += sum(transitions[a, b] for a, b in zip(path, path[1:]))
+        yield path, score
+
+
+@pytest.mark.parametrize("length", [1, 2, 4])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_viterbi_is_the_best_path_and_confidences_its_marginals(length, seed):
+    rng = np.random.default_rng(seed)
+    potentials, transitions = rng.normal(size=(length, 3)) * 2, rng.normal(size=(3, 3)) * 2
+    paths = dict(path_scores(potentials, transitions))
+    tags, confidences = viterbi(potentials, transitions)
+    assert tuple(tags) == max(paths, key=paths.get)
+    weights = np.exp(np.array(list(paths.values())))
+    for t, tag in enumerate(tags):
+        marginal = sum(w for p, w in zip(paths, weights) if p[t] == tag) / weights.sum()
+        assert confidences[t] == pytest.approx(marginal, rel=1e-5)
+
+
+def test_viterbi_tags_equal_rasas_tensorflow_decoder():
+    rng = np.random.default_rng(3)
+    potentials = rng.normal(size=(5, 7, 6)).astype(np.float32) * 3
+    transitions = rng.normal(size=(6, 6)).astype(np.float32) * 3
+    lengths = np.array([7, 5, 1, 3, 6], dtype=np.int32)
+    expected, _, _ = crf_decode(tf.constant(potentials), tf.constant(transitions), lengths)
+    decoded = decode({"entity": potentials}, lengths, {"entity": transitions})
+    for row, length in enumerate(lengths):
+        np.testing.assert_array_equal(decoded["entity"][row, :length], expected[row, :length])
+        assert not decoded["entity"][row, length:].any()
+        assert not decoded["entity_confidence"][row, length:].any()
+
+
+def test_softmax_heads_and_empty_messages():
+    scores = np.array([[[0.0, 2.0], [1.0, -1.0]]])
+    tags, confidences = softmax_decode(scores[0])
+    assert list(tags) == [1, 0]
+    np.testing.assert_allclose(confidences, [1 / (1 + np.exp(-2))] * 2, rtol=1e-6)
+    decoded = decode({"role": scores}, np.array([0]), {"role": None})
+    assert decoded["role"].shape == (1, 2) and not decoded["role_confidence"].any()
+    assert viterbi(np.zeros((0, 3)), np.zeros((3, 3)))[0].shape == (0,)
