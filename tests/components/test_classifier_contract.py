@@ -202,3 +202,9 @@ def test_same_seed_trains_the_same_model(cls, tmp_path, resource, execution_cont
     first, again, other = confidences(7, "a"), confidences(7, "b"), confidences(8, "c")
     np.testing.assert_allclose(again, first, atol=1e-6)
     assert np.abs(other - first).max() > 1e-4, "a different seed should give a different model"
+
+
+def test_new_lengths_and_batch_sizes_do_not_retrace(trained):
+    for texts in (["hi"], ["book a flight to rome tomorrow please", "bye"], ["x " * 40] * 5):
+        trained.process(messages(*texts))
+    assert trained._predict.experimental_get_tracing_count() == 1

@@ -332,3 +332,9 @@ def test_same_seed_gives_the_same_entities_and_another_seed_differs(
     assert [spans(e) for e in other] != [spans(e) for e in first] or not np.allclose(
         confidences(other), confidences(first), rtol=0, atol=1e-6
     )
+
+
+def test_new_lengths_and_batch_sizes_do_not_retrace(trained):
+    for texts in (["hi"], ["fly from boston to denver tomorrow", "bye"], ["to paris " * 30] * 5):
+        extract(trained, *texts)
+    assert trained._predict.experimental_get_tracing_count() == 1
