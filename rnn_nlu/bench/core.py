@@ -1,6 +1,5 @@
 """`core`: train each config with `rasa train core`, then run Rasa's story evaluation on it."""
 
-import json
 from pathlib import Path
 from typing import Any, Dict
 
@@ -16,28 +15,17 @@ def measure(
     )
     if model is None:
         return record
-    scores = work / "scores.json"
-    tested = runner.run_child(
-        runner.python_command(
-            "-m",
-            "rnn_nlu.bench.evaluate",
-            "core",
-            model.resolve(),
-            test_stories.resolve(),
-            (work / "test").resolve(),
-            scores.resolve(),
-        ),
-        work / "evaluate.log",
-        work,
+    scores, _, error = runner.evaluate_model(
+        "core",
         f"{name} story test",
+        model,
+        [test_stories, work / "test"],
+        work / "scores.json",
+        work,
     )
-    if tested.returncode or not scores.is_file():
-        return {
-            **record,
-            "error": f"story evaluation failed (exit {tested.returncode}): "
-            f"see {work / 'evaluate.log'}",
-        }
-    return {**record, **json.loads(scores.read_text(encoding="utf-8"))}
+    if scores is None:
+        return {**record, "error": error}
+    return {**record, **scores}
 
 
 def run(domain: Path, stories: Path, test_stories: Path, **options: Any) -> Dict[str, Any]:

@@ -181,10 +181,14 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait()
 
 
+def fmt(value: Optional[float], spec: str = ".1f") -> str:
+    """A number for a table; a dash when it was not measured."""
+    return "—" if value is None else format(value, spec)
+
+
 def markdown(results: Dict[str, Any]) -> str:
     """results.json as a short Markdown report."""
     s, v, m = results["summary"], results["versions"], results["machine"]
-    fmt = lambda x, spec=".1f": "—" if x is None else format(x, spec)  # noqa: E731
     lines = [
         "# Load benchmark",
         "",
@@ -278,7 +282,6 @@ def compare(
         run(None, model, clients, seconds, max_requests, None, out / name, command)
         for name, model in zip(names, models)
     ]
-    fmt = lambda x, spec=".1f": "—" if x is None else format(x, spec)  # noqa: E731
     lines = [
         "# Load comparison",
         "",

@@ -1,6 +1,5 @@
 """`nlu`: train each config with `rasa train nlu`, then load it once and parse the test set."""
 
-import json
 from pathlib import Path
 from typing import Any, Dict
 
@@ -12,26 +11,11 @@ def measure(name: str, config_text: str, train: Path, test: Path, work: Path) ->
     record, model = runner.train_model("nlu", name, config_text, ["--nlu", train], work)
     if model is None:
         return record
-    parsed_file = work / "parsed.json"
-    served = runner.run_child(
-        runner.python_command(
-            "-m",
-            "rnn_nlu.bench.evaluate",
-            "nlu",
-            model.resolve(),
-            test.resolve(),
-            parsed_file.resolve(),
-        ),
-        work / "evaluate.log",
-        work,
-        f"{name} parsing",
+    parsed, served, error = runner.evaluate_model(
+        "nlu", f"{name} parsing", model, [test], work / "parsed.json", work
     )
-    if served.returncode or not parsed_file.is_file():
-        return {
-            **record,
-            "error": f"evaluation failed (exit {served.returncode}): see {work / 'evaluate.log'}",
-        }
-    parsed = json.loads(parsed_file.read_text(encoding="utf-8"))
+    if parsed is None:
+        return {**record, "error": error}
     messages = parsed["messages"]
     record.update(
         load_seconds=parsed["load_seconds"],

@@ -246,3 +246,30 @@ def train_model(
         archive_mb=model.stat().st_size / 1024**2,
     )
     return record, model
+
+
+def evaluate_model(
+    kind: str, label: str, model: Path, inputs: Sequence[Path], output: Path, work: Path
+) -> Tuple[Optional[Dict[str, Any]], ChildResult, str]:
+    """`python -m rnn_nlu.bench.evaluate <kind> MODEL INPUTS... OUTPUT` in a child process.
+
+    Returns the JSON the child wrote (None when it failed), the child's time and memory, and the
+    error text for the record when it failed.
+    """
+    child = run_child(
+        python_command(
+            "-m",
+            "rnn_nlu.bench.evaluate",
+            kind,
+            model.resolve(),
+            *(p.resolve() for p in inputs),
+            output.resolve(),
+        ),
+        work / "evaluate.log",
+        work,
+        label,
+    )
+    if child.returncode or not output.is_file():
+        error = f"{kind} evaluation failed (exit {child.returncode}): see {work / 'evaluate.log'}"
+        return None, child, error
+    return json.loads(output.read_text(encoding="utf-8")), child, ""

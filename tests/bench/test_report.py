@@ -134,3 +134,22 @@ def test_child_wall_time_and_own_peak_memory(tmp_path):
     assert result.returncode == 3
     assert result.seconds >= 0.2
     assert 200 <= result.peak_rss_mb < 400
+
+
+def test_a_failed_evaluation_is_an_error_with_its_log(tmp_path):
+    from rnn_nlu.bench import runner
+
+    test_file = tmp_path / "test.yml"
+    test_file.write_text('version: "3.1"\nnlu: []\n')
+    data, child, error = runner.evaluate_model(
+        "nlu",
+        "missing parsing",
+        tmp_path / "missing.tar.gz",
+        [test_file],
+        tmp_path / "out.json",
+        tmp_path,
+    )
+    assert data is None and child.returncode != 0
+    assert (
+        error.startswith("nlu evaluation failed (exit ") and str(tmp_path / "evaluate.log") in error
+    )
