@@ -18,6 +18,7 @@ BOUNDS: Dict[str, Tuple[Optional[float], Optional[float]]] = {
     "context_units": (1, None),
     "projection_units": (1, None),
     "num_layers": (1, None),
+    "ensemble_size": (1, None),
     "hops": (1, None),
     "max_history": (1, None),
     "max_sequence_length": (1, None),

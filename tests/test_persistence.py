@@ -144,3 +144,19 @@ def test_serialized_keras_lambda_is_refused_not_run(stored, tmp_path, execution_
     with pytest.raises(ModelArchiveError, match=WEIGHTS_FILE):
         load(storage, resource, config, execution_context)
     assert not sentinel.exists()
+
+
+@pytest.mark.parametrize(
+    "size, message", [(10**9, "cannot be 1000000000 networks"), (0, "ensemble")]
+)
+def test_ensemble_size_that_disagrees_with_the_weights_is_refused_before_building(
+    stored, tmp_path, execution_context, size, message
+):
+    def resize(directory):
+        metadata = json.loads((directory / METADATA_FILE).read_text())
+        metadata["ensemble_size"] = size
+        (directory / METADATA_FILE).write_text(json.dumps(metadata))
+
+    storage, resource, config = tampered(stored, tmp_path, resize)
+    with pytest.raises(ModelArchiveError, match=message):
+        load(storage, resource, config, execution_context)

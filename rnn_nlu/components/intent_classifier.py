@@ -20,6 +20,7 @@ from tensorflow import keras
 from rnn_nlu import persistence
 from rnn_nlu.config import validate_config
 from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch
+from rnn_nlu.models.ensemble import average_ensemble
 from rnn_nlu.models.inference import compiled_predict
 from rnn_nlu.training import fit, set_seed
 
@@ -49,6 +50,9 @@ TRAINING_DEFAULTS: Dict[str, Any] = {
     "min_token_frequency": 1,
     # Number of intents in `intent_ranking` (0: all).
     "ranking_length": 10,
+    # Networks trained from different seeds (and held-out splits) whose probabilities are averaged;
+    # steadier, more accurate intents for that many times the training and prediction work.
+    "ensemble_size": 3,
 }
 
 PREDICT_BATCH = 256  # messages per compiled call in `process`; bounds memory for large batches
@@ -143,22 +147,32 @@ class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
         )
         x = encode_batch(tokens, self.vocabulary, self.config["max_sequence_length"])
         y = self.labels.encode([e.get(INTENT) for e in examples])
-        set_seed(self.config["random_seed"])  # before building: the initial weights are random too
-        self.model = self.build_model(
-            len(self.vocabulary), len(self.labels), **self._model_options()
-        )
-        logger.info(
-            f"{self.__class__.__name__}: {len(examples)} examples, {len(self.labels)} intents, "
-            f"{len(self.vocabulary)} tokens, {self.model.count_params():,} parameters."
-        )
-        fit(
-            self.model,
-            x,
-            y,
-            stratify=y,
-            **{k: self.config[k] for k in ("epochs", "batch_size", "learning_rate", "clipnorm")},
-            **{k: self.config[k] for k in ("validation_split", "patience", "random_seed")},
-        )
+        size = self.config["ensemble_size"]
+        members = []
+        for i in range(size):
+            seed = self.config["random_seed"] + i
+            set_seed(seed)  # before building: the initial weights are random too
+            member = self.build_model(
+                len(self.vocabulary), len(self.labels), **self._model_options()
+            )
+            logger.info(
+                f"{self.__class__.__name__} network {i + 1}/{size}: {len(examples)} examples, "
+                f"{len(self.labels)} intents, {len(self.vocabulary)} tokens, "
+                f"{member.count_params():,} parameters."
+            )
+            fit(
+                member,
+                x,
+                y,
+                stratify=y,
+                random_seed=seed,
+                **{
+                    k: self.config[k] for k in ("epochs", "batch_size", "learning_rate", "clipnorm")
+                },
+                **{k: self.config[k] for k in ("validation_split", "patience")},
+            )
+            members.append(member)
+        self.model = average_ensemble(members)
         self._predict = compiled_predict(self.model, tf.TensorSpec([None, None], tf.int32))
         self.persist()
         return self._resource
@@ -200,6 +214,7 @@ class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
                 "vocabulary": self.vocabulary.to_json() if self.vocabulary else None,
                 "model": self._model_options(),
                 "max_sequence_length": self.config["max_sequence_length"],
+                "ensemble_size": self.config["ensemble_size"],
             },
             self.model.get_weights() if self.model else None,
         )
@@ -227,11 +242,23 @@ class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
                 **config,
                 **metadata["model"],
                 "max_sequence_length": metadata["max_sequence_length"],
+                "ensemble_size": metadata["ensemble_size"],
             }
             cls.validate(saved)
             if weights is None:
                 return cls(saved, model_storage, resource, labels)
             vocabulary = Vocabulary.from_json(metadata["vocabulary"])
-        model = cls.build_model(len(vocabulary), len(labels), **metadata["model"])
+        size = saved["ensemble_size"]
+        members = [cls.build_model(len(vocabulary), len(labels), **metadata["model"])]
+        if len(weights) != size * len(members[0].weights):  # before building a tampered count
+            raise persistence.ModelArchiveError(
+                f"{name}: {len(weights)} weight arrays cannot be {size} networks of "
+                f"{len(members[0].weights)} arrays each."
+            )
+        members += [
+            cls.build_model(len(vocabulary), len(labels), **metadata["model"])
+            for _ in range(size - 1)
+        ]
+        model = average_ensemble(members)
         persistence.set_model_weights(model, weights, name)
         return cls(saved, model_storage, resource, labels, vocabulary, model)

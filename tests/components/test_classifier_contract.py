@@ -208,3 +208,29 @@ def test_new_lengths_and_batch_sizes_do_not_retrace(trained):
     for texts in (["hi"], ["book a flight to rome tomorrow please", "bye"], ["x " * 40] * 5):
         trained.process(messages(*texts))
     assert trained._predict.experimental_get_tracing_count() == 1
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
+def test_ensemble_averages_networks_trained_from_successive_seeds(
+    cls, tmp_path, resource, execution_context
+):
+    def confidences(folder: str, **config: Any) -> np.ndarray:
+        (tmp_path / folder).mkdir()
+        storage = LocalModelStorage.create(tmp_path / folder)
+        component = train(
+            cls, {"epochs": 5, **config}, training_data(), storage, resource, execution_context
+        )
+        parsed = messages("hello there", "book a flight to rome", "is it raining")
+        component.process(parsed)
+        return np.array(
+            [
+                [r["confidence"] for r in sorted(m.get("intent_ranking"), key=lambda r: r["name"])]
+                for m in parsed
+            ]
+        )
+
+    both = confidences("both", random_seed=3, ensemble_size=2)
+    first = confidences("first", random_seed=3, ensemble_size=1)
+    second = confidences("second", random_seed=4, ensemble_size=1)
+    assert np.abs(first - second).max() > 1e-4, "the two networks should differ"
+    np.testing.assert_allclose(both, (first + second) / 2, atol=1e-6)

@@ -1,0 +1,40 @@
+"""average_ensemble: the mean of its members' outputs, stored and restored through its weights."""
+
+import numpy as np
+from tensorflow import keras
+
+from rnn_nlu.models.ensemble import average_ensemble
+from rnn_nlu.models.rcnn import build_rcnn
+from rnn_nlu.training import set_seed
+
+IDS = np.array([[2, 3, 4, 0], [5, 6, 0, 0], [7, 0, 0, 0]], dtype=np.int32)
+
+
+def members(count: int, seed: int = 0) -> list:
+    set_seed(seed)
+    return [
+        build_rcnn(10, 3, embedding_dim=4, context_units=4, projection_units=4)
+        for _ in range(count)
+    ]
+
+
+def test_output_is_the_mean_of_the_members():
+    nets = members(3)
+    ensemble = average_ensemble(nets)
+    expected = np.mean([net(IDS, training=False).numpy() for net in nets], axis=0)
+    np.testing.assert_allclose(ensemble(IDS, training=False).numpy(), expected, rtol=1e-6)
+    assert np.abs(nets[0](IDS).numpy() - nets[1](IDS).numpy()).max() > 1e-4, "members must differ"
+
+
+def test_one_member_is_that_member():
+    (net,) = members(1)
+    assert average_ensemble([net]) is net
+
+
+def test_weights_restore_the_ensemble_in_fresh_members():
+    ensemble = average_ensemble(members(2, seed=0))
+    restored = average_ensemble(members(2, seed=1))
+    assert np.abs(restored(IDS).numpy() - ensemble(IDS).numpy()).max() > 1e-4
+    restored.set_weights(ensemble.get_weights())
+    np.testing.assert_allclose(restored(IDS).numpy(), ensemble(IDS).numpy(), rtol=1e-6)
+    assert isinstance(restored, keras.Model)
