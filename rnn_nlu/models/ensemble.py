@@ -1,26 +1,31 @@
 """A deep ensemble (Lakshminarayanan et al., NeurIPS 2017): the mean of several classifiers."""
 
-from typing import Sequence
+from typing import Optional, Sequence
 
+import tensorflow as tf
 from tensorflow import keras
 
 
-def average_ensemble(members: Sequence[keras.Model], name: str = "ensemble") -> keras.Model:
-    """One model whose output is the mean of the members' probabilities; one member is itself.
+class AverageEnsemble(keras.Model):
+    """The mean of its members' outputs (probabilities); members keep their own weights.
 
-    Members share the input signature (one input); their weights stay theirs, in member order in
-    `get_weights()`, so building the same members again and setting those weights restores it.
+    `get_weights()` lists the members' weights in member order, so building the same members again
+    and setting those weights restores it. The members are called as they are, not re-wired into a
+    new functional graph, which keeps building one cheap.
     """
+
+    def __init__(self, members: Sequence[keras.Model], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.members = list(members)
+
+    def call(self, inputs: tf.Tensor, training: Optional[bool] = None) -> tf.Tensor:
+        outputs = [member(inputs, training=training) for member in self.members]
+        return tf.add_n(outputs) / len(outputs)
+
+
+def average_ensemble(members: Sequence[keras.Model], name: str = "ensemble") -> keras.Model:
+    """One model averaging `members`' outputs; a single member is returned as it is."""
     assert members, "an ensemble needs at least one member"
     if len(members) == 1:
         return members[0]
-    first = members[0]
-    inputs = keras.Input(
-        shape=first.input_shape[1:], dtype=first.input.dtype, name=first.input.name
-    )
-    # Each member wrapped under a unique name: the builders give all copies the same one.
-    outputs = [
-        keras.Model(m.inputs, m.outputs, name=f"{m.name}_{i}")(inputs)
-        for i, m in enumerate(members)
-    ]
-    return keras.Model(inputs, keras.layers.Average(name="mean")(outputs), name=name)
+    return AverageEnsemble(members, name=name)
