@@ -7,7 +7,7 @@ from tensorflow import keras
 
 
 def compiled_predict(model: keras.Model, input_signature: Any) -> Callable[..., tf.Tensor]:
-    """`model` in inference mode as a `tf.function` traced once for `input_signature`.
+    """`model` in inference mode as a `tf.function`, traced and run once here for `input_signature`.
 
     Unlike `model.predict`, calling it has no per-call set-up cost, and the dynamic (None)
     dimensions of the signature mean no retracing for new batch sizes or lengths.
@@ -17,4 +17,11 @@ def compiled_predict(model: keras.Model, input_signature: Any) -> Callable[..., 
     def predict(inputs: Any) -> tf.Tensor:
         return model(inputs, training=False)
 
+    # Trace and run once now (at load), so that the first message does not wait for it.
+    predict(tf.nest.map_structure(_ones_like_spec, input_signature))
     return predict
+
+
+def _ones_like_spec(spec: tf.TensorSpec) -> tf.Tensor:
+    """A smallest input of `spec`: each unknown dimension 1, all ones (a known, non-padding id)."""
+    return tf.ones([1 if d is None else d for d in spec.shape], spec.dtype)
