@@ -248,17 +248,16 @@ class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
             if weights is None:
                 return cls(saved, model_storage, resource, labels)
             vocabulary = Vocabulary.from_json(metadata["vocabulary"])
-        size = saved["ensemble_size"]
-        members = [cls.build_model(len(vocabulary), len(labels), **metadata["model"])]
-        if len(weights) != size * len(members[0].weights):  # before building a tampered count
+
+        def build() -> keras.Model:
+            return cls.build_model(len(vocabulary), len(labels), **metadata["model"])
+
+        size, first = saved["ensemble_size"], build()
+        if len(weights) != size * len(first.weights):  # before building a tampered count
             raise persistence.ModelArchiveError(
                 f"{name}: {len(weights)} weight arrays cannot be {size} networks of "
-                f"{len(members[0].weights)} arrays each."
+                f"{len(first.weights)} arrays each."
             )
-        members += [
-            cls.build_model(len(vocabulary), len(labels), **metadata["model"])
-            for _ in range(size - 1)
-        ]
-        model = average_ensemble(members)
+        model = average_ensemble([first] + [build() for _ in range(size - 1)])
         persistence.set_model_weights(model, weights, name)
         return cls(saved, model_storage, resource, labels, vocabulary, model)

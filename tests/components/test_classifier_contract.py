@@ -50,6 +50,23 @@ def rankings(component, parsed: List[Message]) -> List[List[Dict[str, Any]]]:
     return [m.get("intent_ranking") for m in parsed]
 
 
+def trained_confidences(cls, config: Dict[str, Any], folder, resource, execution_context):
+    """(messages, intents) confidences, intents by name, of `cls` trained 5 epochs in `folder`."""
+    folder.mkdir()
+    storage = LocalModelStorage.create(folder)
+    component = train(
+        cls, {"epochs": 5, **config}, training_data(), storage, resource, execution_context
+    )
+    parsed = messages("hello there", "book a flight to rome", "is it raining")
+    component.process(parsed)
+    return np.array(
+        [
+            [r["confidence"] for r in sorted(m.get("intent_ranking"), key=lambda r: r["name"])]
+            for m in parsed
+        ]
+    )
+
+
 @pytest.fixture(scope="module", params=CLASSIFIERS, ids=lambda c: c.__name__)
 def trained(request, tmp_path_factory, resource, execution_context):
     """A classifier trained once per module on the tiny data; its storage is `trained.storage`."""
@@ -180,23 +197,8 @@ def test_bad_option_is_a_clear_config_error(
 @pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
 def test_same_seed_trains_the_same_model(cls, tmp_path, resource, execution_context):
     def confidences(seed: int, folder: str) -> np.ndarray:
-        (tmp_path / folder).mkdir()
-        storage = LocalModelStorage.create(tmp_path / folder)
-        component = train(
-            cls,
-            {"epochs": 5, "random_seed": seed},
-            training_data(),
-            storage,
-            resource,
-            execution_context,
-        )
-        parsed = messages("hello there", "book a flight to rome", "is it raining")
-        component.process(parsed)
-        return np.array(
-            [
-                [r["confidence"] for r in sorted(m.get("intent_ranking"), key=lambda r: r["name"])]
-                for m in parsed
-            ]
+        return trained_confidences(
+            cls, {"random_seed": seed}, tmp_path / folder, resource, execution_context
         )
 
     first, again, other = confidences(7, "a"), confidences(7, "b"), confidences(8, "c")
@@ -215,19 +217,7 @@ def test_ensemble_averages_networks_trained_from_successive_seeds(
     cls, tmp_path, resource, execution_context
 ):
     def confidences(folder: str, **config: Any) -> np.ndarray:
-        (tmp_path / folder).mkdir()
-        storage = LocalModelStorage.create(tmp_path / folder)
-        component = train(
-            cls, {"epochs": 5, **config}, training_data(), storage, resource, execution_context
-        )
-        parsed = messages("hello there", "book a flight to rome", "is it raining")
-        component.process(parsed)
-        return np.array(
-            [
-                [r["confidence"] for r in sorted(m.get("intent_ranking"), key=lambda r: r["name"])]
-                for m in parsed
-            ]
-        )
+        return trained_confidences(cls, config, tmp_path / folder, resource, execution_context)
 
     both = confidences("both", random_seed=3, ensemble_size=2)
     first = confidences("first", random_seed=3, ensemble_size=1)
