@@ -18,7 +18,8 @@ class Vocabulary:
     def __init__(self, tokens: Sequence[str], lowercase: bool = True) -> None:
         self.tokens = [PAD, UNK] + [t for t in tokens if t not in (PAD, UNK)]
         self.lowercase = lowercase
-        self._ids = {token: i for i, token in enumerate(self.tokens)}
+        # Text that happens to read "<pad>" or "<unk>" is an unknown word, never the special ids.
+        self._ids = {token: i for i, token in enumerate(self.tokens) if i > UNK_ID}
 
     @classmethod
     def build(

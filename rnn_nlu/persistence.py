@@ -49,10 +49,11 @@ def write_bundle(
 
 def read_bundle(
     model_storage: ModelStorage, resource: Resource, component: str, required: Sequence[str] = ()
-) -> Optional[Tuple[Dict[str, Any], Optional[List[np.ndarray]]]]:
-    """(metadata, weights or None) of a stored bundle; None when nothing was stored for `resource`.
+) -> Tuple[Dict[str, Any], Optional[List[np.ndarray]]]:
+    """(metadata, weights or None) of the bundle stored for `resource`.
 
-    A bundle that exists but is incomplete or corrupt raises `ModelArchiveError`.
+    A trained model whose directory is gone, or a bundle that is incomplete or corrupt, raises
+    `ModelArchiveError`: loading never silently gives an untrained component.
     """
     try:
         with model_storage.read_from(resource) as directory:
@@ -62,8 +63,10 @@ def read_bundle(
     except ValueError as error:
         if isinstance(error, RasaException):
             raise
-        logger.debug(f"{component}: nothing stored for resource '{resource.name}' ({error}).")
-        return None
+        raise ModelArchiveError(
+            f"{component}: the model has nothing stored for it (resource '{resource.name}': "
+            f"{error}). The archive is incomplete; train the model again."
+        ) from error
 
 
 @contextmanager

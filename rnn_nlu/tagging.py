@@ -144,3 +144,10 @@ def entities_from_tags(
                         entity[f"confidence_{head}"] = float(found[1])
         entities.append(entity)
     return entities
+
+
+def tag_set(labels: Iterable[str], schema: str = "bilou") -> List[str]:
+    """Every tag the schema has for `labels`, and OUTSIDE: a tagger that knows a label can tag
+    an entity of it of any length, also one first seen when finetuning."""
+    prefixes = "BILU" if schema == "bilou" else "BI"
+    return [OUTSIDE, *(f"{p}-{label}" for label in sorted(set(labels)) for p in prefixes)]

@@ -154,7 +154,7 @@ def test_ensemble_size_that_disagrees_with_the_weights_is_refused_before_buildin
 ):
     def resize(directory):
         metadata = json.loads((directory / METADATA_FILE).read_text())
-        metadata["ensemble_size"] = size
+        metadata["config"]["ensemble_size"] = size
         (directory / METADATA_FILE).write_text(json.dumps(metadata))
 
     storage, resource, config = tampered(stored, tmp_path, resize)

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import yaml
 
-import rnn_nlu
+from rnn_nlu.source import code_hash
 
 logger = logging.getLogger(__name__)
 
@@ -112,16 +112,6 @@ def file_hash(path: Path) -> str:
     digest = hashlib.sha256()
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
         digest.update(str(file.relative_to(path)).encode() + file.read_bytes())
-    return digest.hexdigest()
-
-
-def code_hash() -> str:
-    """SHA-256 over rnn_nlu's own source, the benchmark excluded: our components' code."""
-    digest = hashlib.sha256()
-    root = Path(rnn_nlu.__file__).parent
-    for path in sorted(root.rglob("*.py")):
-        if "bench" not in path.relative_to(root).parts:
-            digest.update(str(path.relative_to(root)).encode() + path.read_bytes())
     return digest.hexdigest()
 
 

@@ -20,9 +20,10 @@ from tensorflow import keras
 from rnn_nlu import persistence
 from rnn_nlu.config import validate_config
 from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch
-from rnn_nlu.models.ensemble import average_ensemble
+from rnn_nlu.lifecycle import KerasComponent, in_batches
+from rnn_nlu.models.ensemble import average_ensemble, members
 from rnn_nlu.models.inference import compiled_predict
-from rnn_nlu.training import fit, set_seed
+from rnn_nlu.training import set_seed
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +59,18 @@ TRAINING_DEFAULTS: Dict[str, Any] = {
 PREDICT_BATCH = 256  # messages per compiled call in `process`; bounds memory for large batches
 
 
-class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
+class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier):
     """Trains a Keras classifier over token ids and sets `intent` and `intent_ranking`."""
 
     # Options passed to `build_model`, with their defaults, and the allowed values of some of them.
     MODEL_DEFAULTS: Dict[str, Any] = {}
     MODEL_CHOICES: Dict[str, Sequence[Any]] = {}
+    REQUIRED_METADATA = ("labels", "vocabulary")
+    STORED_CONFIG = ("max_sequence_length", "ensemble_size")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.MODEL_OPTIONS = tuple(cls.MODEL_DEFAULTS)
 
     @staticmethod
     def build_model(vocab_size: int, num_labels: int, **options: Any) -> keras.Model:
@@ -90,9 +97,10 @@ class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
         config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
+        execution_context: Optional[ExecutionContext] = None,
+        model: Optional[keras.Model] = None,
         labels: Optional[LabelEncoder] = None,
         vocabulary: Optional[Vocabulary] = None,
-        model: Optional[keras.Model] = None,
     ) -> None:
         self.config = {**self.get_default_config(), **config}
         self.validate(self.config)
@@ -100,33 +108,26 @@ class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
         self._resource = resource
         self.labels = labels
         self.vocabulary = vocabulary
+        self._set_model(model)
+
+    def _set_model(self, model: Optional[keras.Model]) -> None:
         self.model = model
         self._predict = (
             compiled_predict(model, tf.TensorSpec([None, None], tf.int32)) if model else None
         )
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "RecurrentIntentClassifier":
-        """Creates a new untrained component (see parent class for full docstring)."""
-        return cls(config, model_storage, resource)
-
-    def _model_options(self) -> Dict[str, Any]:
-        return {key: self.config[key] for key in self.MODEL_DEFAULTS}
 
     @staticmethod
     def _tokens(message: Message) -> List[str]:
         return [token.text for token in message.get(TOKENS_NAMES[TEXT]) or []]
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Trains the model on the intent examples and persists it."""
+        """Trains on the intent examples (finetuning: continues the loaded model); persists it."""
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
-        self.labels = LabelEncoder(e.get(INTENT) for e in examples)
+        found = LabelEncoder(e.get(INTENT) for e in examples)
+        if self.continues():
+            self.known("intent", self.labels.labels, found.labels)
+        else:
+            self.labels = found
         if len(self.labels) < 2:
             raise_warning(
                 f"{self.__class__.__name__} found "
@@ -142,50 +143,43 @@ class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
             return self._resource
 
         tokens = [self._tokens(e) for e in examples]
-        self.vocabulary = Vocabulary.build(
-            tokens, self.config["min_token_frequency"], self.config["lowercase"]
-        )
+        if not self.continues():  # finetuning keeps the vocabulary: new words are unknown words
+            self.vocabulary = Vocabulary.build(
+                tokens, self.config["min_token_frequency"], self.config["lowercase"]
+            )
         x = encode_batch(tokens, self.vocabulary, self.config["max_sequence_length"])
         y = self.labels.encode([e.get(INTENT) for e in examples])
-        size = self.config["ensemble_size"]
-        members = []
+        loaded = members(self.model) if self.continues() else []
+        size = len(loaded) or self.config["ensemble_size"]
+        networks = []
         for i in range(size):
             seed = self.config["random_seed"] + i
-            set_seed(seed)  # before building: the initial weights are random too
-            member = self.build_model(
-                len(self.vocabulary), len(self.labels), **self._model_options()
-            )
+            if loaded:
+                network = loaded[i]
+            else:
+                set_seed(seed)  # before building: the initial weights are random too
+                network = self.build_model(
+                    len(self.vocabulary), len(self.labels), **self.model_options()
+                )
             logger.info(
                 f"{self.__class__.__name__} network {i + 1}/{size}: {len(examples)} examples, "
                 f"{len(self.labels)} intents, {len(self.vocabulary)} tokens, "
-                f"{member.count_params():,} parameters."
+                f"{network.count_params():,} parameters."
             )
-            fit(
-                member,
-                x,
-                y,
-                stratify=y,
-                random_seed=seed,
-                **{
-                    k: self.config[k] for k in ("epochs", "batch_size", "learning_rate", "clipnorm")
-                },
-                **{k: self.config[k] for k in ("validation_split", "patience")},
-            )
-            members.append(member)
-        self.model = average_ensemble(members)
-        self._predict = compiled_predict(self.model, tf.TensorSpec([None, None], tf.int32))
+            self.fit_network(network, x, y, seed=seed, stratify=y)
+            networks.append(network)
+        self._set_model(average_ensemble(networks))
         self.persist()
         return self._resource
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Sets `intent` and `intent_ranking` on each message, predicting them all in batches."""
-        for start in range(0, len(messages), PREDICT_BATCH):
-            batch = messages[start : start + PREDICT_BATCH]
+        for batch in in_batches(messages, PREDICT_BATCH):
             for message, probabilities in zip(batch, self._probabilities(batch)):
                 self._set_intent(message, probabilities)
         return messages
 
-    def _probabilities(self, messages: List[Message]) -> np.ndarray:
+    def _probabilities(self, messages: Sequence[Message]) -> np.ndarray:
         count = len(self.labels) if self.labels else 0
         if self._predict is None:  # untrained, or fewer than two intents
             return np.ones((len(messages), count), dtype=np.float32)
@@ -203,61 +197,33 @@ class RecurrentIntentClassifier(GraphComponent, IntentClassifier):
         message.set(INTENT, ranking[0], add_to_output=True)
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
 
-    def persist(self) -> None:
-        """Stores labels, vocabulary, model options and weights in the model storage."""
-        persistence.write_bundle(
-            self._model_storage,
-            self._resource,
-            {
-                "component": self.__class__.__name__,
-                "labels": self.labels.labels if self.labels else [],
-                "vocabulary": self.vocabulary.to_json() if self.vocabulary else None,
-                "model": self._model_options(),
-                "max_sequence_length": self.config["max_sequence_length"],
-                "ensemble_size": self.config["ensemble_size"],
-            },
-            self.model.get_weights() if self.model else None,
-        )
+    def _stored(self) -> Dict[str, Any]:
+        return {
+            "labels": self.labels.labels if self.labels else [],
+            "vocabulary": self.vocabulary.to_json() if self.vocabulary else None,
+        }
 
     @classmethod
-    def load(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> "RecurrentIntentClassifier":
-        """Loads the trained component (see parent class for full docstring)."""
-        name = cls.__name__
-        bundle = persistence.read_bundle(
-            model_storage, resource, name, required=("labels", "vocabulary", "model")
-        )
-        if bundle is None:
-            return cls(config, model_storage, resource)
-        metadata, weights = bundle
-        with persistence.reading_metadata(name):
-            labels = LabelEncoder(metadata["labels"])
-            saved = {
-                **config,
-                **metadata["model"],
-                "max_sequence_length": metadata["max_sequence_length"],
-                "ensemble_size": metadata["ensemble_size"],
-            }
-            cls.validate(saved)
-            if weights is None:
-                return cls(saved, model_storage, resource, labels)
-            vocabulary = Vocabulary.from_json(metadata["vocabulary"])
+    def _restore(cls, metadata: Dict[str, Any], config: Dict[str, Any]) -> Dict[str, Any]:
+        vocabulary = metadata["vocabulary"]
+        return {
+            "labels": LabelEncoder(metadata["labels"]),
+            "vocabulary": Vocabulary.from_json(vocabulary) if vocabulary else None,
+        }
+
+    @classmethod
+    def _build(
+        cls, config: Dict[str, Any], parts: Dict[str, Any], weights: List[np.ndarray]
+    ) -> keras.Model:
+        options = cls.options_for_model(config)
 
         def build() -> keras.Model:
-            return cls.build_model(len(vocabulary), len(labels), **metadata["model"])
+            return cls.build_model(len(parts["vocabulary"]), len(parts["labels"]), **options)
 
-        size, first = saved["ensemble_size"], build()
+        size, first = config["ensemble_size"], build()
         if len(weights) != size * len(first.weights):  # before building a tampered count
             raise persistence.ModelArchiveError(
-                f"{name}: {len(weights)} weight arrays cannot be {size} networks of "
+                f"{cls.__name__}: {len(weights)} weight arrays cannot be {size} networks of "
                 f"{len(first.weights)} arrays each."
             )
-        model = average_ensemble([first] + [build() for _ in range(size - 1)])
-        persistence.set_model_weights(model, weights, name)
-        return cls(saved, model_storage, resource, labels, vocabulary, model)
+        return average_ensemble([first] + [build() for _ in range(size - 1)])

@@ -18,45 +18,48 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.utils.io import raise_warning
 from tensorflow import keras
 
-from rnn_nlu import persistence
 from rnn_nlu.config import validate_config
 from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch, encode_chars
+from rnn_nlu.lifecycle import KerasComponent, in_batches
 from rnn_nlu.models import crf_decoding
 from rnn_nlu.models.inference import compiled_predict
 from rnn_nlu.models.layers import RNN_TYPES
 from rnn_nlu.models.tagger import build_tagger
 from rnn_nlu.tagging import (
     HEADS,
-    OUTSIDE,
     SCHEMAS,
     entities_from_tags,
+    split_tag,
+    tag_set,
     tags_from_spans,
     token_spans,
 )
-from rnn_nlu.training import fit, set_seed
+from rnn_nlu.training import set_seed
 
 logger = logging.getLogger(__name__)
 
 PREDICT_BATCH = 256  # messages per compiled call in `process`; bounds memory for large batches
 
-# Options passed to `build_tagger`.
-MODEL_OPTIONS = (
-    "embedding_dim",
-    "char_embedding_dim",
-    "char_filters",
-    "rnn_type",
-    "rnn_units",
-    "num_layers",
-    "use_chars",
-    "use_crf",
-    "dropout",
-    "word_dropout",
-)
-
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
-class BiLSTMSlotFiller(GraphComponent, EntityExtractorMixin):
+class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
     """Entity extractor: word + character features -> BiLSTM -> CRF tags -> entities."""
+
+    # Options passed to `build_tagger`.
+    MODEL_OPTIONS = (
+        "embedding_dim",
+        "char_embedding_dim",
+        "char_filters",
+        "rnn_type",
+        "rnn_units",
+        "num_layers",
+        "use_chars",
+        "use_crf",
+        "dropout",
+        "word_dropout",
+    )
+    REQUIRED_METADATA = ("tags", "vocabulary", "characters")
+    STORED_CONFIG = ("tagging_schema", "max_sequence_length", "max_word_length", "lowercase")
 
     @classmethod
     def required_components(cls) -> List[Type]:
@@ -122,10 +125,11 @@ class BiLSTMSlotFiller(GraphComponent, EntityExtractorMixin):
         config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
+        execution_context: Optional[ExecutionContext] = None,
+        model: Optional[keras.Model] = None,
         tags: Optional[Dict[str, LabelEncoder]] = None,
         vocabulary: Optional[Vocabulary] = None,
         characters: Optional[Vocabulary] = None,
-        model: Optional[keras.Model] = None,
     ) -> None:
         self.config = {**self.get_default_config(), **config}
         self.validate(self.config)
@@ -143,17 +147,6 @@ class BiLSTMSlotFiller(GraphComponent, EntityExtractorMixin):
             signature["char_ids"] = tf.TensorSpec([None, None, None], tf.int32)
         self._transitions = model.transitions()  # fixed once trained or loaded
         return compiled_predict(model, signature)
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "BiLSTMSlotFiller":
-        """Creates a new untrained component (see parent class for full docstring)."""
-        return cls(config, model_storage, resource)
 
     @staticmethod
     def _tokens(message: Message) -> list:
@@ -179,11 +172,15 @@ class BiLSTMSlotFiller(GraphComponent, EntityExtractorMixin):
         return tags_from_spans(len(tokens), spans, self.config["tagging_schema"])
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Trains the tagger on the tokens and entities of the NLU examples and persists it."""
+        """Trains the tagger on the tokens and entities of the NLU examples (or, finetuning,
+        continues it) and persists it."""
         examples = [
             m for m in self.filter_trainable_entities(training_data.nlu_examples) if self._tokens(m)
         ]
         heads = [h for h in HEADS if any(e.get(h) for m in examples for e in m.get(ENTITIES) or [])]
+        if self.continues():
+            self.known("entity attribute", self.tags, heads)
+            heads = list(self.tags)
         if "entity" not in heads:
             raise_warning(
                 f"{self.name} found no entity annotations in the training data: it trains "
@@ -197,52 +194,50 @@ class BiLSTMSlotFiller(GraphComponent, EntityExtractorMixin):
         length = self.config["max_sequence_length"]
         tokens = [[t.text for t in self._tokens(m)] for m in examples]
         tags = {h: [self._tags(m, h)[:length] for m in examples] for h in heads}
-        self.tags = {h: LabelEncoder([OUTSIDE, *(t for ts in tags[h] for t in ts)]) for h in heads}
-        self.vocabulary = Vocabulary.build(tokens, 1, self.config["lowercase"])
-        self.characters = Vocabulary.build((w for ts in tokens for w in ts), 1, lowercase=False)
+        found = {h: {split_tag(t)[1] for ts in tags[h] for t in ts} - {"O"} for h in heads}
+        if self.continues():
+            for head in heads:
+                stored = {split_tag(t)[1] for t in self.tags[head].labels}
+                self.known(f"{head} label", stored, found[head])
+        else:
+            schema = self.config["tagging_schema"]
+            self.tags = {h: LabelEncoder(tag_set(found[h], schema)) for h in heads}
+            self.vocabulary = Vocabulary.build(tokens, 1, self.config["lowercase"])
+            self.characters = Vocabulary.build((w for ts in tokens for w in ts), 1, lowercase=False)
         x = self._inputs(tokens)
-        set_seed(self.config["random_seed"])  # before building: the initial weights are random too
-        self.model = build_tagger(
-            len(self.vocabulary),
-            {h: len(self.tags[h]) for h in heads},
-            len(self.characters),
-            **self._model_options(),
-        )
+        model = self.model if self.continues() else None
+        if model is None:
+            set_seed(self.config["random_seed"])  # before building: initial weights are random too
+            model = build_tagger(
+                len(self.vocabulary),
+                {h: len(self.tags[h]) for h in heads},
+                len(self.characters),
+                **self.model_options(),
+            )
         y = np.zeros(x["token_ids"].shape + (len(heads),), dtype=np.int32)
-        for i, head in enumerate(self.model.heads):
+        for i, head in enumerate(model.heads):
             for row, message_tags in enumerate(tags[head]):
                 y[row, : len(message_tags), i] = self.tags[head].encode(message_tags)
         logger.info(
             f"{self.name}: {len(examples)} examples, "
             f"{', '.join(f'{len(labels)} {head} tags' for head, labels in self.tags.items())}, "
-            f"{len(self.vocabulary)} words, {self.model.count_params():,} parameters."
+            f"{len(self.vocabulary)} words, {model.count_params():,} parameters."
         )
-        fit(
-            self.model,
-            x,
-            y,
-            loss=None,
-            metrics=(),
-            **{k: self.config[k] for k in ("epochs", "batch_size", "learning_rate", "clipnorm")},
-            **{k: self.config[k] for k in ("validation_split", "patience", "random_seed")},
-        )
-        self._predict = self._compile(self.model)
+        self.fit_network(model, x, y, seed=self.config["random_seed"], loss=None, metrics=())
+        self.model = model
+        self._predict = self._compile(model)
         self.persist()
         return self._resource
 
-    def _model_options(self) -> Dict[str, Any]:
-        return {key: self.config[key] for key in MODEL_OPTIONS}
-
     def process(self, messages: List[Message]) -> List[Message]:
         """Adds the extracted entities to each message, tagging them all in batches."""
-        for start in range(0, len(messages), PREDICT_BATCH):
-            batch = messages[start : start + PREDICT_BATCH]
+        for batch in in_batches(messages, PREDICT_BATCH):
             for message, entities in zip(batch, self._extract(batch)):
                 entities = self.add_extractor_name(entities)
                 message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
         return messages
 
-    def _extract(self, messages: List[Message]) -> List[List[Dict[str, Any]]]:
+    def _extract(self, messages: Sequence[Message]) -> List[List[Dict[str, Any]]]:
         if self._predict is None:  # untrained, or no entities in the training data
             return [[] for _ in messages]
         tokens = [self._tokens(m) for m in messages]
@@ -264,56 +259,30 @@ class BiLSTMSlotFiller(GraphComponent, EntityExtractorMixin):
             results.append(entities_from_tags(message.get(TEXT) or "", offsets, tags, confidences))
         return results
 
-    def persist(self) -> None:
-        """Stores tags, vocabularies, model options and weights in the model storage."""
-        persistence.write_bundle(
-            self._model_storage,
-            self._resource,
-            {
-                "component": self.name,
-                "tags": {head: labels.labels for head, labels in self.tags.items()},
-                "vocabulary": self.vocabulary.to_json() if self.vocabulary else None,
-                "characters": self.characters.to_json() if self.characters else None,
-                "model": self._model_options(),
-                "config": {
-                    k: self.config[k]
-                    for k in (
-                        "tagging_schema",
-                        "max_sequence_length",
-                        "max_word_length",
-                        "lowercase",
-                    )
-                },
-            },
-            self.model.get_weights() if self.model else None,
-        )
+    def _stored(self) -> Dict[str, Any]:
+        return {
+            "tags": {head: labels.labels for head, labels in self.tags.items()},
+            "vocabulary": self.vocabulary.to_json() if self.vocabulary else None,
+            "characters": self.characters.to_json() if self.characters else None,
+        }
 
     @classmethod
-    def load(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> "BiLSTMSlotFiller":
-        """Loads the trained component (see parent class for full docstring)."""
-        name = cls.__name__
-        bundle = persistence.read_bundle(
-            model_storage, resource, name, required=("tags", "vocabulary", "characters", "model")
+    def _restore(cls, metadata: Dict[str, Any], config: Dict[str, Any]) -> Dict[str, Any]:
+        if not metadata.get("has_weights"):
+            return {}
+        return {
+            "tags": {head: LabelEncoder(labels) for head, labels in metadata["tags"].items()},
+            "vocabulary": Vocabulary.from_json(metadata["vocabulary"]),
+            "characters": Vocabulary.from_json(metadata["characters"]),
+        }
+
+    @classmethod
+    def _build(
+        cls, config: Dict[str, Any], parts: Dict[str, Any], weights: List[np.ndarray]
+    ) -> keras.Model:
+        return build_tagger(
+            len(parts["vocabulary"]),
+            {head: len(labels) for head, labels in parts["tags"].items()},
+            len(parts["characters"]),
+            **cls.options_for_model(config),
         )
-        if bundle is None:
-            return cls(config, model_storage, resource)
-        metadata, weights = bundle
-        with persistence.reading_metadata(name):
-            saved = {**config, **metadata["model"], **metadata.get("config", {})}
-            cls.validate(saved)
-            if weights is None:
-                return cls(saved, model_storage, resource)
-            tags = {head: LabelEncoder(labels) for head, labels in metadata["tags"].items()}
-            vocabulary = Vocabulary.from_json(metadata["vocabulary"])
-            characters = Vocabulary.from_json(metadata["characters"])
-            num_tags = {head: len(labels) for head, labels in tags.items()}
-        model = build_tagger(len(vocabulary), num_tags, len(characters), **metadata["model"])
-        persistence.set_model_weights(model, weights, name)
-        return cls(saved, model_storage, resource, tags, vocabulary, characters, model)

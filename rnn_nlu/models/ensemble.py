@@ -29,3 +29,8 @@ def average_ensemble(members: Sequence[keras.Model], name: str = "ensemble") -> 
     if len(members) == 1:
         return members[0]
     return AverageEnsemble(members, name=name)
+
+
+def members(model: keras.Model) -> list:
+    """The networks of an ensemble made by `average_ensemble`, in order ([model] for one)."""
+    return list(model.members) if isinstance(model, AverageEnsemble) else [model]

@@ -26,16 +26,15 @@ from rasa.shared.nlu.constants import ACTION_NAME, ENTITIES, INTENT
 from rasa.shared.utils.io import raise_warning
 from tensorflow import keras
 
-from rnn_nlu import persistence
 from rnn_nlu.config import validate_config
 from rnn_nlu.features import Vocabulary
+from rnn_nlu.lifecycle import KerasComponent
 from rnn_nlu.models.inference import compiled_predict
 from rnn_nlu.models.memory_network import TYINGS, action_model, build_memory_network
-from rnn_nlu.training import fit, set_seed
+from rnn_nlu.training import set_seed
 
 logger = logging.getLogger(__name__)
 
-MODEL_OPTIONS = ("embedding_dim", "hops", "tying", "dropout")
 INPUT_SIGNATURE = {
     "memory": tf.TensorSpec([None, None, None], tf.int32),  # (batch, slots, symbols)
     "query": tf.TensorSpec([None, None], tf.int32),  # (batch, symbols)
@@ -108,8 +107,12 @@ def replayed(tracker: DialogueStateTracker, domain: Domain) -> DialogueStateTrac
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT], is_trainable=True
 )
-class MemoryNetworkPolicy(Policy):
+class MemoryNetworkPolicy(KerasComponent, Policy):
     """Chooses the next action by reading the conversation's past turns with attention (MemN2N)."""
+
+    MODEL_OPTIONS = ("embedding_dim", "hops", "tying", "dropout")
+    REQUIRED_METADATA = ("vocabulary", "actions")
+    STORED_CONFIG = (POLICY_MAX_HISTORY,)
 
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
@@ -159,10 +162,10 @@ class MemoryNetworkPolicy(Policy):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-        featurizer: Optional[TrackerFeaturizer] = None,
+        model: Optional[keras.Model] = None,
         vocabulary: Optional[Vocabulary] = None,
         actions: Optional[List[str]] = None,
-        model: Optional[keras.Model] = None,
+        featurizer: Optional[TrackerFeaturizer] = None,
     ) -> None:
         config = {**self.get_default_config(), **config}
         self.validate(config)
@@ -181,9 +184,6 @@ class MemoryNetworkPolicy(Policy):
         """Past turns remembered."""
         return memory_slots(self.config[POLICY_MAX_HISTORY])
 
-    def _model_options(self) -> Dict[str, Any]:
-        return {key: self.config[key] for key in MODEL_OPTIONS}
-
     def train(
         self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any
     ) -> Resource:
@@ -196,16 +196,23 @@ class MemoryNetworkPolicy(Policy):
         conversations, labels = self.featurizer.training_states_and_labels(
             [replayed(t, domain) for t in trackers], domain, ignore_action_unlikely_intent=True
         )
-        self.actions = list(domain.action_names_or_texts)
+        if self.continues():  # finetuning keeps the symbols (new ones are unknown) and actions
+            self.known("action", self.actions, domain.action_names_or_texts)
+        else:
+            self.actions = list(domain.action_names_or_texts)
         index = {name: i for i, name in enumerate(self.actions)}
         examples = [(c, index[a[0]]) for c, a in zip(conversations, labels) if a[0] in index]
         # Rasa hands over the stories in an order that changes from run to run; one fixed order
         # makes training with the same random_seed repeatable.
         examples.sort(key=lambda e: ([state_symbols(s) for s in e[0]], e[1]))
-        vocabulary = Vocabulary.build(
-            (state_symbols(s) for c, _ in examples for s in c), lowercase=False
+        vocabulary = (
+            self.vocabulary
+            if self.continues()
+            else Vocabulary.build(
+                (state_symbols(s) for c, _ in examples for s in c), lowercase=False
+            )
         )
-        if len(vocabulary) <= 2:
+        if len(vocabulary) <= 2 or not examples:
             raise_warning(
                 f"{self.__class__.__name__} found no story turns to learn from; it will predict "
                 f"nothing. Add stories, or remove the policy from the configuration."
@@ -216,21 +223,17 @@ class MemoryNetworkPolicy(Policy):
         self.vocabulary = vocabulary
         x = encode_states([c for c, _ in examples], vocabulary, self.memory_size)
         y = np.array([label for _, label in examples], dtype=np.int32)
-        set_seed(self.config["random_seed"])  # seeds the weight initialisation too
-        self.model = build_memory_network(
-            len(vocabulary), len(self.actions), self.memory_size, **self._model_options()
-        )
+        if not self.continues():
+            set_seed(self.config["random_seed"])  # seeds the weight initialisation too
+            self.model = build_memory_network(
+                len(vocabulary), len(self.actions), self.memory_size, **self.model_options()
+            )
         logger.info(
             f"{self.__class__.__name__}: {len(y)} examples, {len(vocabulary)} symbols, "
             f"{len(self.actions)} actions, {self.model.count_params():,} parameters."
         )
-        fit(
-            action_model(self.model),
-            x,
-            y,
-            stratify=y,
-            **{k: self.config[k] for k in ("epochs", "batch_size", "learning_rate", "clipnorm")},
-            **{k: self.config[k] for k in ("validation_split", "patience", "random_seed")},
+        self.fit_network(
+            action_model(self.model), x, y, seed=self.config["random_seed"], stratify=y
         )
         self._predict = compiled_predict(self.model, INPUT_SIGNATURE)
         self.persist()
@@ -268,53 +271,35 @@ class MemoryNetworkPolicy(Policy):
         diagnostic_data = {"attention_weights": attention, "remembered_turns": remembered}
         return self._prediction(result, diagnostic_data=diagnostic_data)
 
-    def persist(self) -> None:
-        """Stores vocabulary, action names, model options and weights in the model storage."""
-        persistence.write_bundle(
-            self._model_storage,
-            self._resource,
-            {
-                "component": self.__class__.__name__,
-                POLICY_MAX_HISTORY: self.config[POLICY_MAX_HISTORY],
-                "model": self._model_options(),
-                "vocabulary": self.vocabulary.to_json() if self.vocabulary else None,
-                "actions": self.actions,
-            },
-            self.model.get_weights() if self.model else None,
-        )
+    def _stored(self) -> Dict[str, Any]:
+        return {
+            "vocabulary": self.vocabulary.to_json() if self.vocabulary else None,
+            "actions": self.actions,
+        }
 
     @classmethod
-    def load(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> "MemoryNetworkPolicy":
-        """Loads the trained policy (see parent class for full docstring)."""
-        name = cls.__name__
-        required = (POLICY_MAX_HISTORY, "model", "vocabulary", "actions")
-        bundle = persistence.read_bundle(model_storage, resource, name, required)
-        if bundle is None:
-            return cls(config, model_storage, resource, execution_context)
-        metadata, weights = bundle
-        with persistence.reading_metadata(name):
-            saved = {
-                **config,
-                **metadata["model"],
-                POLICY_MAX_HISTORY: metadata[POLICY_MAX_HISTORY],
-            }
-            cls.validate(saved)
-            if weights is None:
-                return cls(saved, model_storage, resource, execution_context)
-            vocabulary = Vocabulary.from_json(metadata["vocabulary"])
-            actions = [str(action) for action in metadata["actions"]]
-        memory_size = memory_slots(saved[POLICY_MAX_HISTORY])
-        model = build_memory_network(
-            len(vocabulary), len(actions), memory_size, **metadata["model"]
-        )
-        persistence.set_model_weights(model, weights, name)
-        return cls(
-            saved, model_storage, resource, execution_context, None, vocabulary, actions, model
+    def _restore(cls, metadata: Dict[str, Any], config: Dict[str, Any]) -> Dict[str, Any]:
+        if not metadata.get("has_weights"):
+            return {}
+        return {
+            "vocabulary": Vocabulary.from_json(metadata["vocabulary"]),
+            "actions": [str(action) for action in metadata["actions"]],
+        }
+
+    @classmethod
+    def _implied_sizes(cls, config: Dict[str, Any], parts: Dict[str, Any]) -> Dict[str, int]:
+        sizes = super()._implied_sizes(config, parts)
+        sizes["actions"] = len(parts["actions"])
+        sizes["memory slots"] = memory_slots(config[POLICY_MAX_HISTORY])
+        return sizes
+
+    @classmethod
+    def _build(
+        cls, config: Dict[str, Any], parts: Dict[str, Any], weights: List[np.ndarray]
+    ) -> keras.Model:
+        return build_memory_network(
+            len(parts["vocabulary"]),
+            len(parts["actions"]),
+            memory_slots(config[POLICY_MAX_HISTORY]),
+            **cls.options_for_model(config),
         )

@@ -164,7 +164,7 @@ def test_single_intent_is_predicted_with_full_confidence(
 
 @pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
 def test_untrained_component_predicts_no_intent(cls, model_storage, resource, execution_context):
-    component = cls.load({}, model_storage, resource, execution_context)  # nothing was stored
+    component = cls.create({}, model_storage, resource, execution_context)
     (message,) = messages("hello")
     component.process([message])
     assert message.get("intent") == {"name": None, "confidence": 0.0}

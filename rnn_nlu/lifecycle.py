@@ -1,0 +1,223 @@
+"""One lifecycle for every trainable component of ours: create -> train (or continue training) ->
+persist -> load -> fingerprint.
+
+A component mixes in `KerasComponent` and writes only what is its own: the data it stores beside
+the weights (`_stored`), how that data becomes its parts again (`_restore`), and how the network is
+built from the stored options (`_build`). Loading, the checks that come before anything is built,
+finetuning (`rasa train --finetune` loads instead of creating, then calls `train`) and the cache
+fingerprint live here once.
+"""
+
+import logging
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.exceptions import RasaException
+from tensorflow import keras
+
+from rnn_nlu import persistence
+from rnn_nlu.features import LabelEncoder, Vocabulary
+from rnn_nlu.source import fingerprint
+from rnn_nlu.training import fit
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Options of `fit` that every component takes from its config.
+FIT_OPTIONS = ("epochs", "batch_size", "learning_rate", "clipnorm", "validation_split", "patience")
+
+# Model options that are sizes of a weight array: each must be a dimension of a stored array.
+SIZE_OPTIONS = (
+    "embedding_dim",
+    "char_embedding_dim",
+    "char_filters",
+    "rnn_units",
+    "context_units",
+    "projection_units",
+)
+
+
+class FinetuningError(RasaException):
+    """The new training data needs a model that the trained one cannot be continued into."""
+
+
+def in_batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of `items` of at most `size` each."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class KerasComponent:
+    """Create, train or continue, persist, load and fingerprint a component backed by Keras.
+
+    The component sets `self.model` (None while untrained), `self.config`, and keeps
+    `self._model_storage`, `self._resource` and `self.finetune` (True when Rasa loaded it to
+    continue training). Its constructor takes
+    `(config, model_storage, resource, execution_context, model=None, **parts)`.
+    """
+
+    # Keys `metadata.json` must hold.
+    REQUIRED_METADATA: Tuple[str, ...] = ()
+    # Keys of `metadata["config"]` that override config.yml at load (they shape the stored data).
+    STORED_CONFIG: Tuple[str, ...] = ()
+    # Options passed to the model builder; stored as `metadata["model"]`.
+    MODEL_OPTIONS: Tuple[str, ...] = ()
+
+    model: Optional[keras.Model]
+    config: Dict[str, Any]
+    finetune: bool = False
+
+    # --- what a component writes -------------------------------------------------------------
+
+    def _stored(self) -> Dict[str, Any]:
+        """What `load` needs besides the weights and the options (labels, vocabularies)."""
+        raise NotImplementedError
+
+    @classmethod
+    def _restore(cls, metadata: Dict[str, Any], config: Dict[str, Any]) -> Dict[str, Any]:
+        """The constructor's parts (labels, vocabularies, ...) from `_stored()`'s data."""
+        raise NotImplementedError
+
+    @classmethod
+    def _build(
+        cls, config: Dict[str, Any], parts: Dict[str, Any], weights: List[np.ndarray]
+    ) -> keras.Model:
+        """The untrained network for the stored `config` and `parts`, shaped for `weights`."""
+        raise NotImplementedError
+
+    @classmethod
+    def _implied_sizes(cls, config: Dict[str, Any], parts: Dict[str, Any]) -> Dict[str, int]:
+        """Sizes that the stored data implies, each a dimension of some stored weight array."""
+        sizes = {key: config[key] for key in SIZE_OPTIONS if key in cls.MODEL_OPTIONS}
+        sizes.update({f"dense_units[{i}]": n for i, n in enumerate(config.get("dense_units", []))})
+        for name, part in parts.items():
+            for key, value in part.items() if isinstance(part, dict) else [(None, part)]:
+                if isinstance(value, (Vocabulary, LabelEncoder)) and len(value) > 1:
+                    sizes[f"{name}[{key}]" if key else name] = len(value)
+        return sizes
+
+    # --- the shared lifecycle ----------------------------------------------------------------
+
+    @classmethod
+    def options_for_model(cls, config: Dict[str, Any]) -> Dict[str, Any]:
+        """The options the model builder takes, from `config`."""
+        return {key: config[key] for key in cls.MODEL_OPTIONS}
+
+    def model_options(self) -> Dict[str, Any]:
+        """The options the model builder takes, from this component's config."""
+        return self.options_for_model(self.config)
+
+    def persist(self) -> None:
+        """Stores the component's data, options and weights in Rasa's model storage."""
+        persistence.write_bundle(
+            self._model_storage,
+            self._resource,
+            {
+                "component": self.__class__.__name__,
+                "model": self.model_options(),
+                "config": {key: self.config[key] for key in self.STORED_CONFIG},
+                **self._stored(),
+            },
+            self.model.get_weights() if self.model else None,
+        )
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> Any:
+        """Creates a new untrained component (see parent class for full docstring)."""
+        return cls(config, model_storage, resource, execution_context)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> Any:
+        """Loads the trained component; with `execution_context.is_finetuning`, ready to continue
+        training (see parent class for full docstring)."""
+        name = cls.__name__
+        metadata, weights = persistence.read_bundle(
+            model_storage, resource, name, required=("model", *cls.REQUIRED_METADATA)
+        )
+        with persistence.reading_metadata(name):
+            saved = {**config, **metadata["model"], **metadata.get("config", {})}
+            cls.validate(saved)
+            parts = cls._restore(metadata, saved)
+            if weights is not None:
+                _check_sizes(name, cls._implied_sizes(saved, parts), weights)
+        model = None
+        if weights is not None:
+            model = cls._build(saved, parts, weights)
+            persistence.set_model_weights(model, weights, name)
+        component = cls(saved, model_storage, resource, execution_context, model=model, **parts)
+        component.finetune = execution_context.is_finetuning
+        if component.finetune:
+            logger.info(f"{name}: loaded to continue training (finetuning).")
+        return component
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """Our package version and source: Rasa's cache retrains this node when either changes."""
+        return fingerprint()
+
+    def continues(self) -> bool:
+        """Whether `train` continues the loaded network (finetuning) instead of building one."""
+        return self.finetune and self.model is not None
+
+    def known(self, kind: str, stored: Iterable[str], found: Iterable[str]) -> None:
+        """Raises `FinetuningError` when the new data has `kind`s (labels) the model lacks."""
+        new = sorted(set(found) - set(stored))
+        if new:
+            raise FinetuningError(
+                f"{self.__class__.__name__} cannot finetune: the training data has "
+                f"{len(new)} new {kind}(s) ({', '.join(map(repr, new[:10]))}) that the trained "
+                f"model does not know. Train from scratch (`rasa train` without --finetune)."
+            )
+
+    def fit_network(
+        self, network: keras.Model, x: Any, y: Any, *, seed: int, **options: Any
+    ) -> keras.callbacks.History:
+        """Trains `network` (fresh or loaded) with this component's training options."""
+        if self.continues():
+            logger.info(
+                f"{self.__class__.__name__}: continuing from the trained weights for "
+                f"{self.config['epochs']} epoch(s)."
+            )
+        history = fit(
+            network,
+            x,
+            y,
+            random_seed=seed,
+            **{key: self.config[key] for key in FIT_OPTIONS},
+            **options,
+        )
+        self.histories = [*getattr(self, "histories", []), history.history]
+        return history
+
+
+def _check_sizes(component: str, sizes: Dict[str, int], weights: List[np.ndarray]) -> None:
+    """Refuses stored data that implies sizes no stored array has, before anything is built.
+
+    A tampered vocabulary or option could otherwise make Keras allocate a huge network first.
+    """
+    dims = {d for w in weights for d in w.shape}
+    wrong = {name: size for name, size in sizes.items() if size not in dims}
+    if wrong:
+        found = ", ".join(f"{name} = {size}" for name, size in sorted(wrong.items()))
+        raise persistence.ModelArchiveError(
+            f"{component}: '{persistence.METADATA_FILE}' does not fit "
+            f"'{persistence.WEIGHTS_FILE}': no stored array has a dimension for {found}; "
+            f"nothing was built."
+        )
