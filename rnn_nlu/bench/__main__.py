@@ -68,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
             "--repeat",
             type=int,
             default=1,
-            help="train each config this many times, seeds seed..seed+N-1 (default 1)",
+            help="train each config this many times, seeds seed, seed+100, ... (disjoint from "
+            "the seeds an ensemble's networks add; default 1)",
         )
         sub.add_argument(
             "--seed",

@@ -12,6 +12,15 @@ logger = logging.getLogger(__name__)
 # measure(name, seeded config text, run directory) -> result record
 Measure = Callable[[str, str, Path], Dict[str, Any]]
 
+# Repeat r uses seed + r * SEED_STRIDE: an ensemble of k networks takes seeds s .. s + k - 1, so
+# consecutive seeds would share networks between repeats and understate the spread.
+SEED_STRIDE = 100
+
+
+def repeat_seeds(seed: int, repeat: int) -> List[int]:
+    """The seed of each repeat: disjoint ranges for any ensemble of fewer than SEED_STRIDE."""
+    return [seed + r * SEED_STRIDE for r in range(repeat)]
+
 
 def run(
     kind: str,
@@ -27,18 +36,18 @@ def run(
     reference: Optional[str] = None,
     command: str = "",
 ) -> Dict[str, Any]:
-    """Measures every config `repeat` times (seeds `seed`...); writes results.{json,md,png}."""
+    """Measures every config `repeat` times (`repeat_seeds`); writes results.{json,md,png}."""
     names = report.config_names(configs)
     cache = runner.Cache(cache_dir)
     settings = {
         "repeat": repeat,
-        "seeds": [seed + r for r in range(repeat)],
+        "seeds": repeat_seeds(seed, repeat),
         "cache": str(cache_dir) if cache_dir else None,
     }
     records: List[Dict[str, Any]] = []
-    jobs = [(r, name, path) for r in range(repeat) for name, path in zip(names, configs)]
-    for number, (r, name, path) in enumerate(jobs, start=1):
-        run_seed = seed + r
+    seeds = repeat_seeds(seed, repeat)
+    jobs = [(s, name, path) for s in seeds for name, path in zip(names, configs)]
+    for number, (run_seed, name, path) in enumerate(jobs, start=1):
         text = runner.seeded_config(path, run_seed)
         key = runner.cache_key(kind, text, data_files)
         step = f"[{number}/{len(jobs)}] {name} seed {run_seed}"

@@ -153,3 +153,14 @@ def test_a_failed_evaluation_is_an_error_with_its_log(tmp_path):
     assert (
         error.startswith("nlu evaluation failed (exit ") and str(tmp_path / "evaluate.log") in error
     )
+
+
+def test_repeats_get_seed_ranges_that_no_ensemble_shares():
+    from rnn_nlu import TextRNNClassifier
+    from rnn_nlu.bench import suite
+
+    seeds = suite.repeat_seeds(5, 3)
+    assert seeds[0] == 5 and len(seeds) == 3
+    size = TextRNNClassifier.get_default_config()["ensemble_size"]
+    networks = [set(range(s, s + size)) for s in seeds]  # the seeds each repeat's networks use
+    assert all(a.isdisjoint(b) for i, a in enumerate(networks) for b in networks[i + 1 :])
