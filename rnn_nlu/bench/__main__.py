@@ -32,6 +32,15 @@ def _parser() -> argparse.ArgumentParser:
         help="joins several intents ('a#b' becomes 'a+b' by default, Rasa's multi-intent style)",
     )
 
+    dialogues = commands.add_parser(
+        "dialogues",
+        help="write generated dialogue tasks (city_change, city_reinform, restaurant) for `core`",
+    )
+    dialogues.add_argument("out", type=Path, help="directory; one folder per task")
+    dialogues.add_argument("--train", type=int, default=400, help="training dialogues per task")
+    dialogues.add_argument("--test", type=int, default=130, help="unseen-distance test dialogues")
+    dialogues.add_argument("--seed", type=int, default=0, help="seed of the generator")
+
     for name, text in (
         ("nlu", "train NLU configs, parse a test set"),
         ("core", "train dialogue configs, run Rasa's story evaluation"),
@@ -135,6 +144,13 @@ def main(argv: Optional[List[str]] = None) -> None:
         from rnn_nlu.bench.convert import convert
 
         convert(args.directory, args.out, args.multi_intent_symbol)
+        return
+    if args.command == "dialogues":
+        from rnn_nlu.bench.dialogues import write_all
+
+        if args.train < 1 or args.test < 2:
+            raise SystemExit("--train must be at least 1 and --test at least 2")
+        write_all(args.out, args.train, args.test, args.seed)
         return
     if args.command == "load":
         from rnn_nlu.bench import load

@@ -22,6 +22,9 @@ COLUMNS: Dict[str, List[Tuple[str, str, str]]] = {
         ("action_accuracy", "action acc.", "pct"),
         ("action_f1", "action F1", "pct"),
         ("conversation_accuracy", "conversation acc.", "pct"),
+        # Test stories named "seen-<d>: ..." / "unseen-<d>: ..." (rnn_nlu.bench.dialogues).
+        ("seen_conversation_accuracy", "seen-distance conv.", "pct"),
+        ("unseen_conversation_accuracy", "unseen-distance conv.", "pct"),
         ("train_seconds", "train (s)", "cost"),
         ("train_peak_rss_mb", "train RSS (MB)", "cost"),
         ("load_seconds", "load (s)", "cost"),

@@ -90,7 +90,13 @@ def evaluate_core(model: str, stories: str, out_dir: str) -> Dict[str, Any]:
     result = asyncio.run(test(stories, agent, out_directory=out_dir, disable_plotting=True))
     report = json.loads((Path(out_dir) / "story_report.json").read_text())
     conversations = report.get("conversation_accuracy", {})
+    groups = story_groups(stories, Path(out_dir) / "failed_test_stories.yml")
     return {
+        **{
+            f"{group}_conversation_accuracy": right / total
+            for group, (right, total) in groups.items()
+        },
+        "groups": groups,
         "load_seconds": load_seconds,
         "action_accuracy": result["accuracy"],
         "action_f1": result["f1"],
@@ -98,6 +104,28 @@ def evaluate_core(model: str, stories: str, out_dir: str) -> Dict[str, Any]:
         "conversations": conversations.get("total"),
         "conversations_correct": conversations.get("correct"),
     }
+
+
+def story_groups(stories: str, failed: Path) -> Dict[str, List[int]]:
+    """{group: [conversations right, conversations]} for test stories named "<group>: ...".
+
+    Rasa writes the failed stories under their test story's name (the tracker's sender id).
+    """
+    import yaml
+
+    def names(path: Path) -> List[str]:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+        return [str(s.get("story", "")) for s in (data or {}).get("stories") or []]
+
+    wrong = names(failed)
+    groups: Dict[str, List[int]] = {}
+    for name in names(Path(stories)):
+        if ":" in name:
+            group = name.split(":")[0]
+            count = groups.setdefault(group, [0, 0])
+            count[1] += 1
+            count[0] += not any(w == name or w.startswith(name + " ") for w in wrong)
+    return groups
 
 
 def main(argv: List[str]) -> None:

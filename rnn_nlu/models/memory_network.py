@@ -7,10 +7,17 @@ recent past turn, slot j the turn j + 1 steps back, and all-PAD slots are empty.
 is the query. Every hop reads the memory with attention and updates the controller state:
 
     m_i = sum A x_i + T_A(i)      c_i = sum C x_i + T_C(i)      u = sum B q
-    p   = softmax(u . m) over the filled slots      o = sum_i p_i c_i      u <- H u + o
+    p   = softmax(u . m_i + r_k i) over the filled slots   o = sum_i p_i c_i   u <- H u + o
 
-then a softmax over the actions. Layer-wise tying shares A, C and T over hops and learns H;
+then a softmax over the actions of [u, sum B q]: the current turn keeps a direct path to the
+answer however many slots are filled. Layer-wise tying shares A, C and T over hops and learns H;
 adjacent tying uses A_{k+1} = C_k, B = A_1 and H = identity.
+
+The temporal encoding T(i) is not the paper's table of one learned vector per slot (a vector that
+stays zero at any distance training never reached) but a learned linear map of features of the
+distance, log(1 + i) and 1 / (1 + i), and each hop adds a learned bias r_k i linear in the distance
+to its attention scores: "more recent" then keeps its meaning at distances never seen in
+training, and the memory has no fixed size.
 """
 
 from typing import Any, Dict, Optional
@@ -47,26 +54,24 @@ class BagEmbedding(keras.layers.Layer):
 
 
 class TemporalEncoding(keras.layers.Layer):
-    """Adds a learned vector per memory slot (how many turns back): (batch, slots, dim) -> same.
+    """Adds T(i) = W [log(1 + i), 1 / (1 + i)] to memory slot i (i turns back, 0 the latest):
+    (batch, slots, dim) -> same, for any number of slots.
 
-    Starts at zero, so a distance never seen in training adds nothing and attention there is
-    decided by the turn's content alone.
+    A function of the distance rather than a vector per slot, so that order and recency hold at
+    distances never seen in training. Starts at zero: at first only a turn's content counts.
     """
 
-    def __init__(self, memory_size: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.memory_size = memory_size
+    FEATURES = 2
 
     def build(self, input_shape: tf.TensorShape) -> None:
         self.encoding = self.add_weight(
-            name="encoding", shape=(self.memory_size, int(input_shape[-1])), initializer="zeros"
+            name="encoding", shape=(self.FEATURES, int(input_shape[-1])), initializer="zeros"
         )
 
     def call(self, memory: tf.Tensor) -> tf.Tensor:
-        return memory + self.encoding[: tf.shape(memory)[1]]  # at most memory_size slots
-
-    def get_config(self) -> Dict[str, Any]:
-        return {**super().get_config(), "memory_size": self.memory_size}
+        distance = tf.cast(tf.range(tf.shape(memory)[1]), memory.dtype)  # (slots,)
+        features = tf.stack([tf.math.log1p(distance), 1.0 / (1.0 + distance)], axis=-1)
+        return memory + tf.matmul(features, self.encoding)  # (slots, dim) broadcast over batch
 
 
 class FilledSlots(keras.layers.Layer):
@@ -79,13 +84,19 @@ class FilledSlots(keras.layers.Layer):
 class MemoryRead(keras.layers.Layer):
     """One hop's read of the memory: (o, p) of shapes (batch, dim) and (batch, 1, slots).
 
-    p = softmax(u . m) over the filled slots: empty ones get exactly 0, and with no filled slot at
-    all p = 0 and o = 0. o = sum_i p_i c_i.
+    p = softmax(u . m_i + r i) over the filled slots, i the slot's distance (turns back) and r a
+    learned recency weight of this hop (0 at first): a bias linear in the distance, so that "the
+    nearer of two similar turns" is told apart by the same margin at any distance. Empty slots get
+    exactly 0, and with no filled slot at all p = 0 and o = 0. o = sum_i p_i c_i.
     """
+
+    def build(self, input_shape: Any) -> None:
+        self.recency = self.add_weight(name="recency", shape=(), initializer="zeros")
 
     def call(self, inputs: Any) -> Any:
         u, m, c, filled = inputs  # (batch, dim), (batch, slots, dim) twice, (batch, slots)
-        scores = tf.einsum("bd,bsd->bs", u, m)  # (batch, slots)
+        distance = tf.cast(tf.range(tf.shape(m)[1]), m.dtype)  # (slots,)
+        scores = tf.einsum("bd,bsd->bs", u, m) + self.recency * distance  # (batch, slots)
         scores = tf.where(filled, scores, tf.cast(NEG_INF, scores.dtype))
         p = tf.nn.softmax(scores, axis=-1) * tf.cast(filled, scores.dtype)
         p = tf.math.divide_no_nan(p, tf.reduce_sum(p, axis=-1, keepdims=True))
@@ -96,7 +107,6 @@ class MemoryRead(keras.layers.Layer):
 def build_memory_network(
     vocab_size: int,
     num_actions: int,
-    memory_size: int,
     embedding_dim: int = 64,
     hops: int = 3,
     tying: str = "layer",
@@ -107,7 +117,6 @@ def build_memory_network(
     Args:
         vocab_size: number of symbol ids, PAD (0) and UNK (1) included.
         num_actions: size of the softmax over actions.
-        memory_size: most past turns remembered (slots); each gets its own temporal encoding.
         embedding_dim: size of the symbol embeddings and of the controller state u.
         hops: rounds of reading the memory.
         tying: "layer" (A, C shared over hops, u <- H u + o) or "adjacent" (A_{k+1} = C_k,
@@ -120,7 +129,6 @@ def build_memory_network(
     """
     assert vocab_size > 2, "vocabulary must hold at least one symbol besides PAD and UNK"
     assert num_actions >= 1, "there must be at least one action to choose"
-    assert memory_size >= 1, "the memory needs at least one slot"
     assert hops >= 1, "hops must be at least 1"
     assert tying in TYINGS, f"tying must be one of {TYINGS}, not {tying!r}"
 
@@ -135,7 +143,7 @@ def build_memory_network(
         return BagEmbedding(vocab_size, embedding_dim, name=f"{name}_embedding")
 
     def embed_memory(bag: BagEmbedding, name: str) -> tf.Tensor:
-        time = TemporalEncoding(memory_size, name=f"{name}_time")
+        time = TemporalEncoding(name=f"{name}_time")
         return drop(time(bag(memory)))  # (batch, slots, dim)
 
     hop_map: Optional[keras.layers.Layer] = None
@@ -149,7 +157,7 @@ def build_memory_network(
         embedded = [embed_memory(b, f"hop_{k}") for k, b in enumerate(bags)]
         keys, values = embedded[:-1], embedded[1:]  # A_k = E_{k-1}, C_k = E_k
         query_bag = bags[0]  # B = A_1
-    u = drop(query_bag(query))  # (batch, dim)
+    u = current = drop(query_bag(query))  # (batch, dim)
 
     attention = []
     for k in range(hops):
@@ -160,6 +168,7 @@ def build_memory_network(
         attention_out = keras.layers.Concatenate(axis=1, name="attention")(attention)
     else:
         attention_out = keras.layers.Activation("linear", name="attention")(attention[0])
+    u = keras.layers.Concatenate(name="with_current_turn")([u, current])  # (batch, 2 dim)
     u = keras.layers.Dropout(dropout, name="controller_dropout")(u)
     action = keras.layers.Dense(num_actions, activation="softmax", name="action")(u)
     return keras.Model(

@@ -1,13 +1,13 @@
 """MemoryNetworkPolicy: the end-to-end memory network of `rnn_nlu.models.memory_network`.
 
-Rasa's `MaxHistoryTrackerFeaturizer` turns a conversation into states (user intent and entities,
-slots, active loop, previous action); each state becomes a bag of symbols such as `intent_greet`,
-`entity_origin`, `slot_requested_slot_0`, `active_loop_flight_form`, `prev_action_utter_greet`.
-The current state is the query, the earlier ones the memory (most recent first).
+Rasa's `MaxHistoryTrackerFeaturizer` turns a conversation into states; `rnn_nlu.policies.turns`
+groups them into turns, each a bag of symbols such as `intent_greet`, `entity_origin`,
+`prev_action_utter_greet`, `slot_requested_slot_0`, `active_loop_flight_form`. The current state
+is the query, the past turns the memory (most recent first).
 """
 
 import logging
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -18,11 +18,9 @@ from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.core.constants import ACTIVE_LOOP, LOOP_NAME, PREVIOUS_ACTION, SLOTS, USER
-from rasa.shared.core.domain import Domain, State
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.nlu.constants import ACTION_NAME, ENTITIES, INTENT
 from rasa.shared.utils.io import raise_warning
 from tensorflow import keras
 
@@ -31,6 +29,7 @@ from rnn_nlu.features import Vocabulary
 from rnn_nlu.lifecycle import KerasComponent
 from rnn_nlu.models.inference import compiled_predict
 from rnn_nlu.models.memory_network import TYINGS, action_model, build_memory_network
+from rnn_nlu.policies.turns import conversation_symbols, encode, memory_and_query, state_symbols
 from rnn_nlu.training import set_seed
 
 logger = logging.getLogger(__name__)
@@ -39,55 +38,6 @@ INPUT_SIGNATURE = {
     "memory": tf.TensorSpec([None, None, None], tf.int32),  # (batch, slots, symbols)
     "query": tf.TensorSpec([None, None], tf.int32),  # (batch, symbols)
 }
-
-
-def state_symbols(state: State) -> List[str]:
-    """The bag of symbols of one Rasa state, e.g. ["intent_greet", "prev_action_action_listen"].
-
-    A featurized slot gives one symbol per non-zero entry (`slot_<name>_<index>`), so categorical
-    and boolean slots keep their value; a float slot only says whether it is non-zero.
-    """
-    user = state.get(USER, {})
-    symbols = [f"intent_{user[INTENT]}"] if user.get(INTENT) else []
-    symbols += [f"entity_{entity}" for entity in user.get(ENTITIES, ())]
-    if state.get(PREVIOUS_ACTION, {}).get(ACTION_NAME):
-        symbols.append(f"prev_action_{state[PREVIOUS_ACTION][ACTION_NAME]}")
-    if state.get(ACTIVE_LOOP, {}).get(LOOP_NAME):
-        symbols.append(f"active_loop_{state[ACTIVE_LOOP][LOOP_NAME]}")
-    for slot, values in state.get(SLOTS, {}).items():
-        if isinstance(values, str):  # e.g. rules' "should_not_be_set"
-            symbols.append(f"slot_{slot}_{values}")
-        else:
-            symbols += [f"slot_{slot}_{i}" for i, value in enumerate(values) if value]
-    return sorted(symbols)  # a bag: sorted, so that the same state always sums the same way
-
-
-def memory_slots(max_history: int) -> int:
-    """Memory slots for `max_history` states: all but the current one, and at least one."""
-    return max(max_history - 1, 1)
-
-
-def encode_states(
-    conversations: Sequence[Sequence[State]], vocabulary: Vocabulary, memory_size: int
-) -> Dict[str, np.ndarray]:
-    """{"memory": (batch, memory_size, symbols), "query": (batch, symbols)} int32 ids.
-
-    The last state of each conversation is the query; the ones before fill the memory, most
-    recent first, and unused slots stay all-PAD (empty). Unknown symbols map to UNK.
-    """
-    encoded = [
-        [vocabulary.encode(s) if s else [] for s in map(state_symbols, c)] for c in conversations
-    ]
-    width = max((len(bag) for bags in encoded for bag in bags), default=1) or 1
-    memory = np.zeros((len(encoded), memory_size, width), dtype=np.int32)
-    query = np.zeros((len(encoded), width), dtype=np.int32)
-    for i, bags in enumerate(encoded):
-        if not bags:
-            continue
-        query[i, : len(bags[-1])] = bags[-1]
-        for j, bag in enumerate(reversed(bags[:-1][-memory_size:])):
-            memory[i, j, : len(bag)] = bag
-    return {"memory": memory, "query": query}
 
 
 def replayed(tracker: DialogueStateTracker, domain: Domain) -> DialogueStateTracker:
@@ -118,8 +68,9 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
     def get_default_config() -> Dict[str, Any]:
         """The policy's default config (see parent class for full docstring)."""
         return {
-            # States per prediction: the current one plus max_history - 1 remembered turns; 30
-            # covers a whole flight booking with a few questions in between.
+            # States (one per bot action, as for TEDPolicy) read per prediction, grouped into
+            # turns; 30 covers a whole flight booking with a few questions in between. null: the
+            # whole conversation.
             POLICY_MAX_HISTORY: 30,
             # Rounds of attention over the memory.
             "hops": 3,
@@ -134,7 +85,7 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
             # Examples (one per predicted action) per gradient step.
             "batch_size": 32,
             # Adam's step size.
-            "learning_rate": 0.005,
+            "learning_rate": 0.002,
             # Gradients are rescaled to this global norm at most (null: off).
             "clipnorm": 5.0,
             # Share of each action's examples held out for early stopping; 0 (like TEDPolicy)
@@ -154,7 +105,13 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
     @classmethod
     def validate(cls, config: Dict[str, Any]) -> None:
         """Raises `InvalidConfigException` naming an unknown or invalid option."""
-        validate_config(config, cls.get_default_config(), cls.__name__, {"tying": TYINGS})
+        validate_config(
+            config,
+            cls.get_default_config(),
+            cls.__name__,
+            {"tying": TYINGS},
+            optional=("clipnorm", POLICY_MAX_HISTORY),
+        )
 
     def __init__(
         self,
@@ -178,11 +135,6 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
     def _standard_featurizer(self) -> MaxHistoryTrackerFeaturizer:
         # States as dicts (no state featurizer): this policy makes its own symbols from them.
         return MaxHistoryTrackerFeaturizer(None, self.config[POLICY_MAX_HISTORY])
-
-    @property
-    def memory_size(self) -> int:
-        """Past turns remembered."""
-        return memory_slots(self.config[POLICY_MAX_HISTORY])
 
     def train(
         self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any
@@ -208,9 +160,7 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
         vocabulary = (
             self.vocabulary
             if self.continues()
-            else Vocabulary.build(
-                (state_symbols(s) for c, _ in examples for s in c), lowercase=False
-            )
+            else Vocabulary.build(conversation_symbols([c for c, _ in examples]), lowercase=False)
         )
         if len(vocabulary) <= 2 or not examples:
             raise_warning(
@@ -221,12 +171,12 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
             return self._resource
 
         self.vocabulary = vocabulary
-        x = encode_states([c for c, _ in examples], vocabulary, self.memory_size)
+        x = encode([c for c, _ in examples], vocabulary)
         y = np.array([label for _, label in examples], dtype=np.int32)
         if not self.continues():
             set_seed(self.config["random_seed"])  # seeds the weight initialisation too
             self.model = build_memory_network(
-                len(vocabulary), len(self.actions), self.memory_size, **self.model_options()
+                len(vocabulary), len(self.actions), **self.model_options()
             )
         logger.info(
             f"{self.__class__.__name__}: {len(y)} examples, {len(vocabulary)} symbols, "
@@ -251,7 +201,7 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
         if self._predict is None:
             return self._prediction(result)
         states = self._prediction_states(tracker, domain, rule_only_data=rule_only_data)
-        inputs = encode_states([states], self.vocabulary, self.memory_size)
+        inputs = encode([states], self.vocabulary)
         outputs = self._predict({k: tf.constant(v) for k, v in inputs.items()})
         probabilities = outputs["action"].numpy()[0]
         index = {name: i for i, name in enumerate(domain.action_names_or_texts)}
@@ -259,12 +209,12 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
             if name in index:
                 result[index[name]] = float(probability)
 
-        remembered = [state_symbols(s) for s in reversed(states[:-1][-self.memory_size :])]
+        remembered, _ = memory_and_query(states)
         attention = outputs["attention"].numpy()[0, :, : len(remembered)]  # (hops, turns)
         if remembered:
             back = int(np.argmax(attention.mean(axis=0)))
             logger.debug(
-                f"{self.__class__.__name__} attended most to the turn {back + 1} state(s) back "
+                f"{self.__class__.__name__} attended most to the turn {back + 1} back "
                 f"(mean weight {attention[:, back].mean():.2f} over {len(attention)} hops): "
                 f"{', '.join(remembered[back]) or 'empty state'}."
             )
@@ -290,7 +240,6 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
     def _implied_sizes(cls, config: Dict[str, Any], parts: Dict[str, Any]) -> Dict[str, int]:
         sizes = super()._implied_sizes(config, parts)
         sizes["actions"] = len(parts["actions"])
-        sizes["memory slots"] = memory_slots(config[POLICY_MAX_HISTORY])
         return sizes
 
     @classmethod
@@ -300,6 +249,5 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
         return build_memory_network(
             len(parts["vocabulary"]),
             len(parts["actions"]),
-            memory_slots(config[POLICY_MAX_HISTORY]),
             **cls.options_for_model(config),
         )

@@ -164,3 +164,21 @@ def test_repeats_get_seed_ranges_that_no_ensemble_shares():
     size = TextRNNClassifier.get_default_config()["ensemble_size"]
     networks = [set(range(s, s + size)) for s in seeds]  # the seeds each repeat's networks use
     assert all(a.isdisjoint(b) for i, a in enumerate(networks) for b in networks[i + 1 :])
+
+
+def test_conversations_are_counted_by_the_group_their_name_starts_with(tmp_path):
+    from rnn_nlu.bench.evaluate import story_groups
+
+    names = ["unseen: distance 8, change 0", "unseen: distance 9, change 1", "seen: distance 2"]
+    stories = tmp_path / "test_stories.yml"
+    stories.write_text(
+        'version: "3.1"\nstories:\n'
+        + "".join(f"- story: '{n}'\n  steps:\n  - intent: a\n" for n in names + ["no group"])
+    )
+    failed = tmp_path / "failed_test_stories.yml"
+    failed.write_text(
+        "version: \"3.1\"\nstories:\n- story: 'unseen: distance 9, change 1 (tests/x.yml)'\n"
+        "  steps:\n  - intent: a\n"
+    )
+    assert story_groups(str(stories), failed) == {"unseen": [1, 2], "seen": [1, 1]}
+    assert story_groups(str(stories), tmp_path / "none.yml") == {"unseen": [2, 2], "seen": [1, 1]}

@@ -88,3 +88,31 @@ def test_rasa_shell_greets_and_books_a_flight(default_bot_model):
         shell.expect(pexpect.EOF, timeout=60)
     finally:
         shell.close(force=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "stories",
+    ["tests/bot/test_stories.yml", "tests/policies/data/test_stories_flight_memory.yml"],
+    ids=["held-out", "long-range"],
+)
+def test_rasa_test_core_gets_every_held_out_conversation_right(
+    default_bot_model, stories, tmp_path
+):
+    """Rasa's own story evaluation (`rasa test core`) of the trained default bot: the held-out
+    conversations, and the long-range ones where what was said turns earlier decides the action."""
+    import asyncio
+    import json
+
+    from rasa.core.agent import Agent
+    from rasa.core.test import test
+
+    agent = Agent.load(str(default_bot_model))
+    result = asyncio.run(
+        test(str(REPO / stories), agent, out_directory=str(tmp_path), disable_plotting=True)
+    )
+    report = json.loads((tmp_path / "story_report.json").read_text())["conversation_accuracy"]
+    assert report["correct"] == report["total"] > 0, (
+        tmp_path / "failed_test_stories.yml"
+    ).read_text()
+    assert result["accuracy"] == 1.0
