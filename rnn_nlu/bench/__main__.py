@@ -41,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     dialogues.add_argument("--test", type=int, default=130, help="unseen-distance test dialogues")
     dialogues.add_argument("--seed", type=int, default=0, help="seed of the generator")
 
+    explain = commands.add_parser(
+        "explain",
+        help="MemoryNetworkPolicy's attention over past turns per action: PNG heatmaps, a table",
+    )
+    explain.add_argument("--model", type=Path, required=True, help="a trained model.tar.gz")
+    explain.add_argument("--stories", type=Path, required=True, help="stories to replay")
+    explain.add_argument("--out", type=Path, required=True, help="directory for explain.md, PNGs")
+
     for name, text in (
         ("nlu", "train NLU configs, parse a test set"),
         ("core", "train dialogue configs, run Rasa's story evaluation"),
@@ -151,6 +159,14 @@ def main(argv: Optional[List[str]] = None) -> None:
         if args.train < 1 or args.test < 2:
             raise SystemExit("--train must be at least 1 and --test at least 2")
         write_all(args.out, args.train, args.test, args.seed)
+        return
+    if args.command == "explain":
+        from rnn_nlu.bench.explain import run as explain_stories
+
+        for path in (args.model, args.stories):
+            if not path.exists():
+                raise SystemExit(f"not found: {path}")
+        explain_stories(args.model, args.stories, args.out)
         return
     if args.command == "load":
         from rnn_nlu.bench import load

@@ -253,14 +253,14 @@ def train_toy(out: Path, name: str, policies: List[Dict[str, Any]], rules: bool 
 
 
 @pytest.fixture(scope="module")
-def agents(tmp_path_factory) -> Dict[str, Agent]:
-    """Agents of two models trained by Rasa: the policy alone with max_history 20, and the policy in
-    an ensemble with MemoizationPolicy and RulePolicy (one rule: chat -> utter_chat)."""
+def toy_models(tmp_path_factory) -> Dict[str, str]:
+    """Two models trained by Rasa: the policy alone with max_history 20, and the policy in an
+    ensemble with MemoizationPolicy and RulePolicy (one rule: chat -> utter_chat)."""
     out = tmp_path_factory.mktemp("toy_models")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RASA_CACHE_DIRECTORY", str(out / "cache"))
         memory = {"name": "rnn_nlu.MemoryNetworkPolicy", **FAST}
-        paths = {
+        return {
             "memory": train_toy(out, "memory", [memory]),
             "ensemble": train_toy(
                 out,
@@ -269,7 +269,11 @@ def agents(tmp_path_factory) -> Dict[str, Agent]:
                 True,
             ),
         }
-    return {name: Agent.load(path) for name, path in paths.items()}
+
+
+@pytest.fixture(scope="module")
+def agents(toy_models) -> Dict[str, Agent]:
+    return {name: Agent.load(path) for name, path in toy_models.items()}
 
 
 def talk(agent: Agent, conversations: Dict[str, List[str]]) -> Dict[str, List[str]]:
@@ -406,3 +410,18 @@ def test_more_memory_does_not_hurt_a_task_the_current_state_decides(
     policy.train(train, domain)
     ((right, total),) = conversations_right(policy, test, domain).values()
     assert right == total > 20
+
+
+@pytest.mark.slow
+def test_explain_shows_the_turn_that_decided_each_answer(toy_models, tmp_path):
+    from rnn_nlu.bench import explain
+
+    explained = explain.run(Path(toy_models["memory"]), DATA / "test_stories.yml", tmp_path)
+    assert explained and (tmp_path / "explain.md").is_file()
+    assert len(list(tmp_path.glob("*.png"))) == len(explained)
+    for name, steps in explained.items():
+        assert all(step.expected == step.predicted for step in steps), name
+        (answer,) = [s for s in steps if s.expected in ("utter_a", "utter_b")]
+        decisive = answer.turns[int(np.argmax(answer.attention))]
+        assert f"intent_choose_{answer.expected[-1]}" in decisive, name
+    assert "turn attended most" in (tmp_path / "explain.md").read_text()
