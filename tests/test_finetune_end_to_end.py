@@ -25,6 +25,10 @@ pipeline:
     {SMALL}
     ensemble_size: 1
     batch_size: 8
+  - name: rnn_nlu.RCNNClassifier
+    {SMALL.replace("rnn_units", "context_units")}
+    ensemble_size: 2
+    batch_size: 8
   - name: rnn_nlu.BiLSTMSlotFiller
     {SMALL}
     char_filters: 8
@@ -113,6 +117,10 @@ def test_rasa_finetune_continues_every_component_for_the_reduced_epochs(tmp_path
     continued = [r.getMessage() for r in caplog.records if "continuing from" in r.getMessage()]
     for component in ("TextRNNClassifier", "BiLSTMSlotFiller", "MemoryNetworkPolicy"):
         assert f"{component}: continuing from the trained weights for 4 epoch(s)." in continued
+    # RCNN, the last classifier (its intents are the bot's), continues both of its networks.
+    assert (
+        continued.count("RCNNClassifier: continuing from the trained weights for 4 epoch(s).") == 2
+    )
 
     after = Agent.load(finetuned)
     assert confidences(after, TINY_INTENTS).min() > 0.5  # the old data is still known
