@@ -22,9 +22,10 @@ def replicas(default_bot_model, tmp_path_factory):
             f"tracker_store:\n  type: redis\n  url: 127.0.0.1\n  port: {port}\n  db: 0\n"
             f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: {port}\n  db: 1\n"
         )
-        with rasa_server(default_bot_model, tmp / "a.log", endpoints) as a, rasa_server(
-            default_bot_model, tmp / "b.log", endpoints
-        ) as b:
+        with (
+            rasa_server(default_bot_model, tmp / "a.log", endpoints) as a,
+            rasa_server(default_bot_model, tmp / "b.log", endpoints) as b,
+        ):
             yield a, b
 
 
