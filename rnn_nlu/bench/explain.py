@@ -33,9 +33,7 @@ def load_policy(model: Path, work: Path) -> Any:
     storage, metadata = LocalModelStorage.from_model_archive(work, model)
     schema = metadata.predict_schema
     for node in schema.nodes.values():
-        if node.uses is MemoryNetworkPolicy or getattr(node.uses, "__name__", "") == (
-            MemoryNetworkPolicy.__name__
-        ):
+        if isinstance(node.uses, type) and issubclass(node.uses, MemoryNetworkPolicy):
             context = ExecutionContext(schema, metadata.model_id)
             policy = MemoryNetworkPolicy.load(node.config, storage, node.resource, context)
             return policy, metadata.domain

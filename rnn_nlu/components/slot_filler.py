@@ -27,6 +27,7 @@ from rnn_nlu.models.layers import RNN_TYPES
 from rnn_nlu.models.tagger import build_tagger
 from rnn_nlu.tagging import (
     HEADS,
+    OUTSIDE,
     SCHEMAS,
     entities_from_tags,
     split_tag,
@@ -194,7 +195,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         length = self.config["max_sequence_length"]
         tokens = [[t.text for t in self._tokens(m)] for m in examples]
         tags = {h: [self._tags(m, h)[:length] for m in examples] for h in heads}
-        found = {h: {split_tag(t)[1] for ts in tags[h] for t in ts} - {"O"} for h in heads}
+        found = {h: {split_tag(t)[1] for ts in tags[h] for t in ts} - {OUTSIDE} for h in heads}
         if self.continues():
             for head in heads:
                 stored = {split_tag(t)[1] for t in self.tags[head].labels}

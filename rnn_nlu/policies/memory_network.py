@@ -29,7 +29,7 @@ from rnn_nlu.features import Vocabulary
 from rnn_nlu.lifecycle import KerasComponent
 from rnn_nlu.models.inference import compiled_predict
 from rnn_nlu.models.memory_network import TYINGS, action_model, build_memory_network
-from rnn_nlu.policies.turns import conversation_symbols, encode, memory_and_query, state_symbols
+from rnn_nlu.policies.turns import encode, memory_and_query, state_symbols
 from rnn_nlu.training import set_seed
 
 logger = logging.getLogger(__name__)
@@ -157,10 +157,11 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
         # Rasa hands over the stories in an order that changes from run to run; one fixed order
         # makes training with the same random_seed repeatable.
         examples.sort(key=lambda e: ([state_symbols(s) for s in e[0]], e[1]))
+        read = [memory_and_query(c) for c, _ in examples]  # (memory turns, query) each
         vocabulary = (
             self.vocabulary
             if self.continues()
-            else Vocabulary.build(conversation_symbols([c for c, _ in examples]), lowercase=False)
+            else Vocabulary.build((b for m, q in read for b in [*m, q]), lowercase=False)
         )
         if len(vocabulary) <= 2 or not examples:
             raise_warning(
@@ -171,7 +172,7 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
             return self._resource
 
         self.vocabulary = vocabulary
-        x = encode([c for c, _ in examples], vocabulary)
+        x = encode(read, vocabulary)
         y = np.array([label for _, label in examples], dtype=np.int32)
         if not self.continues():
             set_seed(self.config["random_seed"])  # seeds the weight initialisation too
@@ -201,7 +202,8 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
         if self._predict is None:
             return self._prediction(result)
         states = self._prediction_states(tracker, domain, rule_only_data=rule_only_data)
-        inputs = encode([states], self.vocabulary)
+        remembered, query = memory_and_query(states)
+        inputs = encode([(remembered, query)], self.vocabulary)
         outputs = self._predict({k: tf.constant(v) for k, v in inputs.items()})
         probabilities = outputs["action"].numpy()[0]
         index = {name: i for i, name in enumerate(domain.action_names_or_texts)}
@@ -209,7 +211,6 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
             if name in index:
                 result[index[name]] = float(probability)
 
-        remembered, _ = memory_and_query(states)
         attention = outputs["attention"].numpy()[0, :, : len(remembered)]  # (hops, turns)
         if remembered:
             back = int(np.argmax(attention.mean(axis=0)))

@@ -87,24 +87,13 @@ def memory_and_query(states: Sequence[State]) -> Tuple[List[Bag], Bag]:
     return memory, query
 
 
-def conversation_symbols(conversations: Sequence[Sequence[State]]) -> List[Bag]:
-    """Every bag the conversations give (memory turns and queries), for building a vocabulary."""
-    bags = []
-    for states in conversations:
-        memory, query = memory_and_query(states)
-        bags += memory + [query]
-    return bags
-
-
-def encode(
-    conversations: Sequence[Sequence[State]], vocabulary: Vocabulary
-) -> Dict[str, np.ndarray]:
-    """{"memory": (batch, turns, symbols), "query": (batch, symbols)} int32 ids, right-padded.
+def encode(read: Sequence[Tuple[List[Bag], Bag]], vocabulary: Vocabulary) -> Dict[str, np.ndarray]:
+    """{"memory": (batch, turns, symbols), "query": (batch, symbols)} int32 ids, right-padded,
+    of conversations already read by `memory_and_query`.
 
     Slot j of the memory is the turn j + 1 back; unused slots stay all-PAD (empty), and unknown
     symbols map to UNK.
     """
-    read = [memory_and_query(states) for states in conversations]
     encoded = [
         ([vocabulary.encode(t) if t else [] for t in memory], vocabulary.encode(q) if q else [])
         for memory, q in read

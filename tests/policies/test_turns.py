@@ -49,8 +49,8 @@ def test_actions_already_taken_in_the_current_turn_are_in_the_query():
 def test_encoding_pads_turns_and_symbols_and_maps_unknown_symbols_to_unk():
     memory, query = memory_and_query(STATES)
     vocabulary = Vocabulary.build([*memory, query], lowercase=False)
-    x = encode([STATES, STATES[:2], []], vocabulary)
+    x = encode([memory_and_query(c) for c in (STATES, STATES[:2], [])], vocabulary)
     assert x["memory"].shape == (3, 2, 5) and x["query"].shape == (3, 5)
     assert not x["memory"][1:].any()  # one turn with no past, and no conversation at all
-    unknown = encode([[state("action_listen", "never_seen")]], vocabulary)
+    unknown = encode([memory_and_query([state("action_listen", "never_seen")])], vocabulary)
     assert unknown["query"].tolist() == [[1, vocabulary.encode(["prev_action_action_listen"])[0]]]
