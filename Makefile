@@ -13,8 +13,11 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 
 SNIPS ?= ../shared/datasets/snips
 BENCH_CONFIGS ?= diet_e20 logreg textrnn_slots rcnn_slots textrnn_slots_nocrf textrnn_sentencepiece
+CLINC ?= ../shared/datasets/clinc150
+CLINC_SET ?= data_small
+CLINC_CONFIGS ?= diet_e20 textrnn_slots
 
-.PHONY: install shell train test test-fast serve bench redis lint format clean
+.PHONY: install shell train test test-fast serve bench bench-clinc redis lint format clean
 
 install: $(STAMP)
 
@@ -62,6 +65,15 @@ bench: install
 	nice -n 5 $(PY) -m rnn_nlu.bench nlu --train bench-results/snips-yaml/train.yml \
 	  --test bench-results/snips-yaml/test.yml $(foreach c,$(BENCH_CONFIGS),--config config/bench/$(c).yml) \
 	  --cache bench-results/cache --out bench-results/snips
+
+# CLINC150, oos-threshold protocol: in-scope training only, the out-of-scope threshold chosen on
+# val (see docs/benchmarks.md, "CLINC150").
+bench-clinc: install
+	$(PY) -m rnn_nlu.bench convert $(CLINC)/$(CLINC_SET).json bench-results/clinc-$(CLINC_SET)-yaml
+	nice -n 5 $(PY) -m rnn_nlu.bench nlu --train bench-results/clinc-$(CLINC_SET)-yaml/train.yml \
+	  --val bench-results/clinc-$(CLINC_SET)-yaml/val.yml --test bench-results/clinc-$(CLINC_SET)-yaml/test.yml \
+	  $(foreach c,$(CLINC_CONFIGS),--config config/bench/$(c).yml) --repeat 3 \
+	  --cache bench-results/cache --out bench-results/clinc-$(CLINC_SET)
 
 lint: install
 	$(VENV)/bin/ruff check rnn_nlu tests

@@ -22,9 +22,15 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     convert = commands.add_parser(
-        "convert", help="joint intent/slot data (seq.in, seq.out, label) -> Rasa NLU YAML"
+        "convert",
+        help="joint intent/slot data (seq.in, seq.out, label) or a CLINC150 .json -> Rasa NLU YAML",
     )
-    convert.add_argument("directory", type=Path, help="a split directory, or one holding splits")
+    convert.add_argument(
+        "directory",
+        type=Path,
+        help="a split directory, one holding splits, or a CLINC150 .json file (train.yml: the "
+        "in-scope train rows; val.yml: val + oos_val; test.yml: test + oos_test)",
+    )
     convert.add_argument("out", type=Path, help="directory for <split>.yml")
     convert.add_argument(
         "--multi-intent-symbol",
@@ -57,6 +63,18 @@ def _parser() -> argparse.ArgumentParser:
         if name == "nlu":
             sub.add_argument("--train", type=Path, required=True, help="Rasa NLU YAML to train on")
             sub.add_argument("--test", type=Path, required=True, help="Rasa NLU YAML to test on")
+            sub.add_argument(
+                "--val",
+                type=Path,
+                default=None,
+                help="Rasa NLU YAML that chooses the out-of-scope confidence threshold; needed "
+                "when the test set holds out-of-scope messages",
+            )
+            sub.add_argument(
+                "--out-of-scope-intent",
+                default="oos",
+                help="gold intent of out-of-scope messages (default oos, as in CLINC150)",
+            )
         else:
             sub.add_argument("--domain", type=Path, required=True, help="domain.yml")
             sub.add_argument(
@@ -151,7 +169,17 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.command == "convert":
         from rnn_nlu.bench.convert import convert
 
-        convert(args.directory, args.out, args.multi_intent_symbol)
+        if args.directory.suffix.lower() == ".json":
+            from rnn_nlu.bench.clinc import convert_clinc
+
+            if not args.directory.is_file():
+                raise SystemExit(f"not found: {args.directory}")
+            try:
+                convert_clinc(args.directory, args.out)
+            except ValueError as e:
+                raise SystemExit(str(e)) from None
+        else:
+            convert(args.directory, args.out, args.multi_intent_symbol)
         return
     if args.command == "dialogues":
         from rnn_nlu.bench.dialogues import write_all
@@ -206,7 +234,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.command == "nlu":
         from rnn_nlu.bench import nlu
 
-        nlu.run(args.train, args.test, **common)
+        missing = [str(p) for p in (args.train, args.test, args.val) if p and not p.exists()]
+        if missing:
+            raise SystemExit(f"data not found: {', '.join(missing)}")
+        try:
+            nlu.check_out_of_scope(args.test, args.val, args.out_of_scope_intent)
+        except ValueError as e:
+            raise SystemExit(str(e)) from None
+        nlu.run(args.train, args.test, args.val, args.out_of_scope_intent, **common)
     else:
         from rnn_nlu.bench import core
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any, Dict, List
 
-from rnn_nlu.bench.columns import COLUMNS, RELATIVE, fmt
+from rnn_nlu.bench.columns import RELATIVE, fmt, shown
 
 
 def plot(results: Dict[str, Any], summary: List[Dict[str, Any]], path: Path) -> None:
@@ -14,7 +14,7 @@ def plot(results: Dict[str, Any], summary: List[Dict[str, Any]], path: Path) -> 
     import matplotlib.pyplot as plt
 
     kind = results["kind"]
-    columns = [(key, h, k) for key, h, k in COLUMNS[kind] if key in RELATIVE[kind]]
+    columns = [(key, h, k) for key, h, k in shown(kind, summary) if key in RELATIVE[kind]]
     labels = [r["config"] + (" *" if r["reused"] else "") for r in summary]
     figure, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3.8), squeeze=False)
     for index, (axis, (key, header, k)) in enumerate(zip(axes[0], columns)):

@@ -1,12 +1,20 @@
 """The columns of the result tables and chart."""
 
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-# (record key, column header, kind): "pct" is a share shown in %, "cost" a time or size.
+# (record key, column header, kind): "pct" is a share shown in %, "cost" a time or size, "number"
+# a plain number (a confidence threshold).
 COLUMNS: Dict[str, List[Tuple[str, str, str]]] = {
     "nlu": [
         ("intent_accuracy", "intent acc.", "pct"),
         ("intent_macro_f1", "intent macro-F1", "pct"),
+        # Out-of-scope detection by a confidence threshold (CLINC150's oos-threshold protocol).
+        ("val_intent_accuracy", "val intent acc.", "pct"),
+        ("in_scope_accuracy", "in-scope acc.", "pct"),
+        ("oos_recall", "oos recall", "pct"),
+        ("oos_threshold", "oos threshold", "number"),
+        ("in_scope_accuracy_at_0_4", "in-scope acc. @0.4", "pct"),
+        ("oos_recall_at_0_4", "oos recall @0.4", "pct"),
         ("entity_precision", "entity P", "pct"),
         ("entity_recall", "entity R", "pct"),
         ("entity_f1", "entity F1", "pct"),
@@ -31,10 +39,24 @@ COLUMNS: Dict[str, List[Tuple[str, str, str]]] = {
         ("archive_mb", "archive (MB)", "cost"),
     ],
 }
+# Columns shown only when some config has a value in them (so SNIPS tables keep their shape).
+OPTIONAL = {
+    "nlu": {
+        "val_intent_accuracy",
+        "in_scope_accuracy",
+        "oos_recall",
+        "oos_threshold",
+        "in_scope_accuracy_at_0_4",
+        "oos_recall_at_0_4",
+    },
+    "core": set(),
+}
 # Columns compared with the reference config, and those drawn in the chart.
 RELATIVE = {
     "nlu": [
         "intent_accuracy",
+        "in_scope_accuracy",
+        "oos_recall",
         "entity_f1",
         "train_seconds",
         "load_seconds",
@@ -49,6 +71,15 @@ RELATIVE = {
         "archive_mb",
     ],
 }
+
+
+def shown(kind: str, rows: Sequence[Dict[str, Any]]) -> List[Tuple[str, str, str]]:
+    """The columns of `kind` for these summary rows: all but the OPTIONAL ones none of them has."""
+    return [
+        column
+        for column in COLUMNS[kind]
+        if column[0] not in OPTIONAL[kind] or any(r.get(column[0]) is not None for r in rows)
+    ]
 
 
 def fmt(value: Optional[float], kind: str) -> str:

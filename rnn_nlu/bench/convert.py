@@ -122,6 +122,16 @@ def to_yaml(examples: Sequence[Example], multi_intent_symbol: str = "+") -> str:
     return text
 
 
+def warn_brackets(source: str, examples: Sequence[Example]) -> None:
+    """Warns that utterances with `[` or `]` are written with `(` and `)` (see BRACKETS)."""
+    bracketed = sum(any(c in t for t in e.tokens for c in "[]") for e in examples)
+    if bracketed:
+        raise_warning(
+            f"{source}: {bracketed} utterances contain '[' or ']', which Rasa's entity "
+            f"annotation cannot escape; they were written as '(' and ')'."
+        )
+
+
 def split_directories(directory: Path) -> Dict[str, Path]:
     """Split name -> directory: each subdirectory holding the three files, or `directory` itself."""
     if all((directory / name).is_file() for name in FILES):
@@ -144,12 +154,7 @@ def convert(directory: Path, out: Path, multi_intent_symbol: str = "+") -> Dict[
     written = {}
     for name, split in split_directories(Path(directory)).items():
         examples = read_split(split)
-        bracketed = sum(any(c in t for t in e.tokens for c in "[]") for e in examples)
-        if bracketed:
-            raise_warning(
-                f"{split}: {bracketed} utterances contain '[' or ']', which Rasa's entity "
-                f"annotation cannot escape; they were written as '(' and ')'."
-            )
+        warn_brackets(str(split), examples)
         path = out / f"{name}.yml"
         path.write_text(to_yaml(examples, multi_intent_symbol), encoding="utf-8")
         entities = sum(len(tags_to_entities(e.tokens, e.tags)) for e in examples)

@@ -1,7 +1,8 @@
 """Worker run in a fresh process per model: load it once, then evaluate it the way a user meets it.
 
-`nlu MODEL TEST.yml OUT.json`: `Agent.load`, then `agent.parse_message(text)` for every test
-message (the code path of `rasa run`'s /model/parse), timed per message after a warm-up.
+`nlu MODEL TEST.yml [VAL.yml] OUT.json`: `Agent.load`, then `agent.parse_message(text)` for every
+test (and validation) message (the code path of `rasa run`'s /model/parse), timed per message after
+a warm-up.
 `core MODEL STORIES.yml OUT_DIR OUT.json`: `Agent.load`, then Rasa's own `rasa.core.test.test`.
 Rasa's logging is set to WARNING first: DEBUG logging adds milliseconds to every parse.
 """
@@ -13,9 +14,12 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 WARMUP_MESSAGES = 20  # parsed before timing starts: the first calls build TensorFlow graphs
+# The intent Rasa's FallbackClassifier answers below its threshold (rasa.shared.constants'
+# DEFAULT_NLU_FALLBACK_INTENT_NAME); it also heads `intent_ranking` then.
+FALLBACK_INTENT = "nlu_fallback"
 
 
 def _quiet() -> None:
@@ -43,6 +47,17 @@ def _entities(entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return [{k: e.get(k) for k in keys} for e in entities if "start" in e and "end" in e]
 
 
+def classifier_intent(result: Dict[str, Any]) -> Tuple[Optional[str], Optional[float]]:
+    """The intent classifier's top intent and confidence in a parse result: the first entry of
+    `intent_ranking` that is not FALLBACK_INTENT, else `intent` (a classifier without a ranking).
+    """
+    for entry in result.get("intent_ranking") or []:
+        if entry.get("name") != FALLBACK_INTENT:
+            return entry.get("name"), entry.get("confidence")
+    intent = result.get("intent") or {}
+    return intent.get("name"), intent.get("confidence")
+
+
 async def _parse_all(agent: Any, texts: List[str]) -> List[Dict[str, Any]]:
     for text in texts[:WARMUP_MESSAGES]:
         await agent.parse_message(text)
@@ -51,10 +66,12 @@ async def _parse_all(agent: Any, texts: List[str]) -> List[Dict[str, Any]]:
         start = time.perf_counter()
         result = await agent.parse_message(text)
         milliseconds = (time.perf_counter() - start) * 1000
-        intent = result.get("intent") or {}
+        name, confidence = classifier_intent(result)
         parsed.append(
             {
-                "intent": intent.get("name"),
+                "intent": (result.get("intent") or {}).get("name"),
+                "classifier_intent": name,
+                "confidence": None if confidence is None else float(confidence),
                 "entities": _entities(result.get("entities") or []),
                 "ms": milliseconds,
             }
@@ -62,14 +79,14 @@ async def _parse_all(agent: Any, texts: List[str]) -> List[Dict[str, Any]]:
     return parsed
 
 
-def evaluate_nlu(model: str, test_file: str) -> Dict[str, Any]:
-    """Load time, and gold and predicted intent and entities with the parse time of each message."""
+def _examples(path: str) -> List[Any]:
     from rasa.shared.nlu.training_data.loading import load_data
 
-    examples = [m for m in load_data(test_file).intent_examples if m.get("text")]
-    agent, load_seconds = _load(model)
-    parsed = asyncio.run(_parse_all(agent, [m.get("text") for m in examples]))
-    messages = [
+    return [m for m in load_data(path).intent_examples if m.get("text")]
+
+
+def _messages(examples: List[Any], parsed: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    return [
         {
             "text": m.get("text"),
             "gold_intent": m.get("intent"),
@@ -78,7 +95,27 @@ def evaluate_nlu(model: str, test_file: str) -> Dict[str, Any]:
         }
         for m, p in zip(examples, parsed)
     ]
-    return {"load_seconds": load_seconds, "warmup_messages": WARMUP_MESSAGES, "messages": messages}
+
+
+async def _parse_files(agent: Any, files: List[List[Any]]) -> List[List[Dict[str, Any]]]:
+    # One event loop for all files, as one server has.
+    return [await _parse_all(agent, [m.get("text") for m in examples]) for examples in files]
+
+
+def evaluate_nlu(model: str, test_file: str, val_file: Optional[str] = None) -> Dict[str, Any]:
+    """Load time, and per test (and validation) message: gold and predicted intent and entities,
+    the classifier's top intent and confidence, and the parse time."""
+    files = [_examples(test_file)] + ([_examples(val_file)] if val_file else [])
+    agent, load_seconds = _load(model)
+    parsed = asyncio.run(_parse_files(agent, files))
+    result = {
+        "load_seconds": load_seconds,
+        "warmup_messages": WARMUP_MESSAGES,
+        "messages": _messages(files[0], parsed[0]),
+    }
+    if val_file:
+        result["val_messages"] = _messages(files[1], parsed[1])
+    return result
 
 
 def evaluate_core(model: str, stories: str, out_dir: str) -> Dict[str, Any]:
@@ -131,7 +168,7 @@ def story_groups(stories: str, failed: Path) -> Dict[str, List[int]]:
 def main(argv: List[str]) -> None:
     _quiet()
     if argv[0] == "nlu":
-        result = evaluate_nlu(argv[1], argv[2])
+        result = evaluate_nlu(argv[1], argv[2], argv[3] if len(argv) > 4 else None)
     elif argv[0] == "core":
         result = evaluate_core(argv[1], argv[2], argv[3])
     else:

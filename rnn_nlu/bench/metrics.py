@@ -1,6 +1,9 @@
-"""Scores of NLU predictions: intent accuracy and macro-F1, entity micro precision/recall/F1.
+"""Scores of NLU predictions: intent accuracy and macro-F1, entity micro precision/recall/F1,
+and out-of-scope detection by a confidence threshold (CLINC150's oos-threshold protocol).
 
 An entity counts as found only with the exact character span and the same entity type.
+A threshold `t` accepts a message whose confidence is `>= t` and rejects (calls out-of-scope)
+one below it; a missing confidence counts as 0.
 """
 
 from collections import Counter
@@ -71,3 +74,72 @@ def latency_scores(milliseconds: Sequence[float]) -> Dict[str, Optional[float]]:
         "parse_p99_ms": float(np.percentile(values, 99)),
         "parse_mean_ms": float(values.mean()),
     }
+
+
+def _counts(
+    gold: Sequence[str],
+    predicted: Sequence[Optional[str]],
+    confidence: Sequence[Optional[float]],
+    out_of_scope: str,
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per message: in scope?, confidence (None -> 0), predicted right?"""
+    if not len(gold) == len(predicted) == len(confidence):
+        raise ValueError(
+            f"{len(gold)} gold intents, {len(predicted)} predictions and "
+            f"{len(confidence)} confidences."
+        )
+    inside = np.array([g != out_of_scope for g in gold], dtype=bool)
+    values = np.array([0.0 if c is None else float(c) for c in confidence])
+    right = np.array([g == p for g, p in zip(gold, predicted)], dtype=bool)
+    return inside, values, right
+
+
+def out_of_scope_scores(
+    gold: Sequence[str],
+    predicted: Sequence[Optional[str]],
+    confidence: Sequence[Optional[float]],
+    threshold: float,
+    out_of_scope: str = "oos",
+) -> Dict[str, Optional[float]]:
+    """In-scope accuracy and out-of-scope recall when confidences below `threshold` are rejected.
+
+    `in_scope_accuracy`: share of in-scope messages (gold not `out_of_scope`) predicted right with
+    confidence >= threshold. `oos_recall`: share of out-of-scope messages with confidence below
+    it. Each is None when there is no such message.
+    """
+    inside, values, right = _counts(gold, predicted, confidence, out_of_scope)
+    accepted = values >= threshold
+    n_in, n_out = int(inside.sum()), int((~inside).sum())
+    return {
+        "in_scope_accuracy": float((right & accepted)[inside].sum() / n_in) if n_in else None,
+        "oos_recall": float((~accepted)[~inside].sum() / n_out) if n_out else None,
+    }
+
+
+def choose_threshold(
+    gold: Sequence[str],
+    predicted: Sequence[Optional[str]],
+    confidence: Sequence[Optional[float]],
+    out_of_scope: str = "oos",
+) -> float:
+    """The confidence threshold that maximises the mean of in-scope accuracy and out-of-scope
+    recall (`out_of_scope_scores`) on these messages, searched over their distinct confidences;
+    of equal means, the lowest threshold. Raises ValueError unless both kinds of message occur.
+    """
+    inside, values, right = _counts(gold, predicted, confidence, out_of_scope)
+    n_in, n_out = int(inside.sum()), int((~inside).sum())
+    if not n_in or not n_out:
+        raise ValueError(
+            f"Choosing a threshold needs in-scope and out-of-scope ({out_of_scope!r}) messages; "
+            f"got {n_in} and {n_out}."
+        )
+    candidates = np.unique(values)  # ascending
+    # mean = (right/n_in + rejected/n_out) / 2; compared as right*n_out + rejected*n_in, exactly.
+    best, best_score = float(candidates[0]), -1
+    for threshold in candidates:
+        accepted = values >= threshold
+        score = int((right & accepted & inside).sum()) * n_out
+        score += int((~accepted & ~inside).sum()) * n_in
+        if score > best_score:
+            best, best_score = float(threshold), score
+    return best

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from rnn_nlu.bench import chart, runner
-from rnn_nlu.bench.columns import COLUMNS, RELATIVE, fmt
+from rnn_nlu.bench.columns import COLUMNS, RELATIVE, fmt, shown
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +61,9 @@ def one_line(record: Dict[str, Any]) -> str:
     """A record's main numbers, for the progress log."""
     if record.get("error"):
         return f"FAILED: {record['error']}"
-    shown = [(k, h, kind) for k, h, kind in COLUMNS["nlu"] + COLUMNS["core"] if k in record]
+    present = [(k, h, kind) for k, h, kind in COLUMNS["nlu"] + COLUMNS["core"] if k in record]
     seen, parts = set(), []
-    for key, header, kind in shown:
+    for key, header, kind in present:
         if key not in seen:
             seen.add(key)
             parts.append(f"{header} {fmt(record[key], kind)}")
@@ -122,7 +122,7 @@ def _relative_cell(row: Dict[str, Any], base: Dict[str, Any], key: str, kind: st
 def markdown(results: Dict[str, Any], summary: List[Dict[str, Any]], reference: str) -> str:
     """The run as Markdown: what and where it ran, its table, the table relative to `reference`."""
     kind = results["kind"]
-    columns = COLUMNS[kind]
+    columns = shown(kind, summary)
     v, m = results["versions"], results["machine"]
     data = ", ".join(
         f"{split} `{d['path']}` ("

@@ -148,8 +148,15 @@ def machine() -> Dict[str, Any]:
     }
 
 
-def cache_key(kind: str, config_text: str, data_files: Sequence[Path]) -> str:
-    """Identifies a measurement: config, data, package versions, machine (and our code if used)."""
+def cache_key(
+    kind: str,
+    config_text: str,
+    data_files: Sequence[Path],
+    scoring: Optional[Dict[str, Any]] = None,
+) -> str:
+    """Identifies a measurement: config, data, package versions, machine (and our code if used),
+    and `scoring` settings when given (without them the key is the same as before they existed).
+    """
     parts = {
         "format": CACHE_FORMAT,
         "kind": kind,
@@ -159,6 +166,8 @@ def cache_key(kind: str, config_text: str, data_files: Sequence[Path]) -> str:
         "machine": machine(),
         "rnn_nlu_code": code_hash() if "rnn_nlu." in config_text else None,
     }
+    if scoring:
+        parts["scoring"] = scoring
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 

@@ -35,8 +35,12 @@ def run(
     keep_models: bool = False,
     reference: Optional[str] = None,
     command: str = "",
+    scoring: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
-    """Measures every config `repeat` times (`repeat_seeds`); writes results.{json,md,png}."""
+    """Measures every config `repeat` times (`repeat_seeds`); writes results.{json,md,png}.
+
+    `scoring`: settings that change a record without changing training (part of the cache key).
+    """
     names = report.config_names(configs)
     cache = runner.Cache(cache_dir)
     settings = {
@@ -49,7 +53,7 @@ def run(
     jobs = [(s, name, path) for s in seeds for name, path in zip(names, configs)]
     for number, (run_seed, name, path) in enumerate(jobs, start=1):
         text = runner.seeded_config(path, run_seed)
-        key = runner.cache_key(kind, text, data_files)
+        key = runner.cache_key(kind, text, data_files, scoring)
         step = f"[{number}/{len(jobs)}] {name} seed {run_seed}"
         record = cache.get(key)
         if record:

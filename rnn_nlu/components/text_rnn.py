@@ -30,6 +30,8 @@ class TextRNNClassifier(RecurrentIntentClassifier):
         "dense_units": [],
         # Dropout rate after the embedding, after pooling and after each dense layer.
         "dropout": 0.2,
+        # Share of training tokens replaced by the unknown-word id: teaches it unseen words.
+        "word_dropout": 0.1,
     }
     MODEL_CHOICES = {"rnn_type": sorted(RNN_TYPES), "pooling": list(POOLINGS)}
     build_model = staticmethod(build_text_rnn)

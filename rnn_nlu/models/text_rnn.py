@@ -8,7 +8,12 @@ from typing import Sequence
 
 from tensorflow import keras
 
-from rnn_nlu.models.layers import AttentionPooling, MaskedGlobalMaxPooling1D, recurrent_layer
+from rnn_nlu.models.layers import (
+    AttentionPooling,
+    MaskedGlobalMaxPooling1D,
+    WordDropout,
+    recurrent_layer,
+)
 
 POOLINGS = ("last", "max", "mean", "attention")
 
@@ -24,6 +29,7 @@ def build_text_rnn(
     pooling: str = "max",
     dense_units: Sequence[int] = (),
     dropout: float = 0.2,
+    word_dropout: float = 0.0,
 ) -> keras.Model:
     """Builds the TextRNN classifier.
 
@@ -38,6 +44,8 @@ def build_text_rnn(
         pooling: "last" (final state), "max", "mean" or "attention" over time; padding is masked.
         dense_units: sizes of ReLU layers between pooling and the softmax.
         dropout: rate after the embedding, after pooling and after each dense layer.
+        word_dropout: share of tokens replaced by the unknown-word id in training, so that the
+            unknown-word embedding, which every unseen word gets at parse time, is trained.
 
     Returns:
         A model from (batch, time) int32 token ids to (batch, num_labels) probabilities.
@@ -47,9 +55,8 @@ def build_text_rnn(
     assert pooling in POOLINGS, f"pooling must be one of {POOLINGS}, not {pooling!r}"
 
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (batch, time)
-    x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(
-        token_ids
-    )
+    ids = WordDropout(word_dropout, name="word_dropout")(token_ids)
+    x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(ids)
     x = keras.layers.SpatialDropout1D(dropout, name="embedding_dropout")(x)  # drops whole channels
     for i in range(num_layers):
         sequences = i < num_layers - 1 or pooling != "last"

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from tensorflow import keras
 
-from rnn_nlu.models.layers import WordDropout
 from rnn_nlu.models.rcnn import ReverseValid, ShiftRight, build_rcnn
 
 RNN_TYPES = ["simple", "gru", "lstm"]
@@ -85,16 +84,6 @@ def test_shift_and_reverse_layers():
     assert ShiftRight()(x)[0, :, 0].numpy().tolist() == [0, 1, 2, 3, 4, 5]
     assert ReverseValid()(x, mask=mask)[0, :, 0].numpy().tolist() == [4, 3, 2, 1, 5, 6]
     assert ReverseValid()(x)[0, :, 0].numpy().tolist() == [6, 5, 4, 3, 2, 1]
-
-
-def test_word_dropout_replaces_real_tokens_by_unk_in_training_only():
-    ids = np.array([[5, 6, 7, 8, 9, 10, 0, 0]] * 50, dtype=np.int32)
-    layer = WordDropout(0.5)
-    np.testing.assert_array_equal(layer(ids, training=False).numpy(), ids)
-    dropped = layer(ids, training=True).numpy()
-    assert (dropped[:, 6:] == 0).all()  # padding stays padding
-    assert set(np.unique(dropped[:, :6][dropped[:, :6] != ids[:, :6]])) == {1}
-    assert 0.3 < (dropped[:, :6] == 1).mean() < 0.7
 
 
 def test_dense_units_and_sizes_set_the_layer_shapes():

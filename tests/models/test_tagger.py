@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from rnn_nlu.models.layers import WordDropout
 from rnn_nlu.models.tagger import CRF, CharCNN, build_tagger
@@ -110,16 +109,6 @@ def test_learns_a_tiny_tagging_task(use_crf):
     assert history.history["loss"][-1] < history.history["loss"][0] / 4
     decoded = model.decode(x)["entity"]
     assert (decoded == y[:, :, 0]).mean() > 0.97
-
-
-def test_word_dropout_replaces_words_by_unknown_in_training_only():
-    layer = WordDropout(0.5)
-    ids = tf.constant(np.full((50, 20), 7, dtype=np.int32) * np.r_[np.ones(15), np.zeros(5)])
-    ids = tf.cast(ids, tf.int32)
-    np.testing.assert_array_equal(layer(ids, training=False), ids)
-    dropped = layer(ids, training=True).numpy()
-    assert set(np.unique(dropped[:, 15:])) == {0}  # padding stays padding
-    assert 0.4 < (dropped[:, :15] == 1).mean() < 0.6
 
 
 @pytest.mark.parametrize(
