@@ -122,9 +122,10 @@ def choose_threshold(
     confidence: Sequence[Optional[float]],
     out_of_scope: str = "oos",
 ) -> float:
-    """The confidence threshold that maximises the mean of in-scope accuracy and out-of-scope
-    recall (`out_of_scope_scores`) on these messages, searched over their distinct confidences;
-    of equal means, the lowest threshold. Raises ValueError unless both kinds of message occur.
+    """The confidence threshold of the best accuracy on these messages with out-of-scope as one
+    more class (in scope: right intent and confidence >= threshold; out of scope: below it),
+    searched over their distinct confidences; of equal accuracies, the lowest threshold. Raises
+    ValueError unless both kinds of message occur.
     """
     inside, values, right = _counts(gold, predicted, confidence, out_of_scope)
     n_in, n_out = int(inside.sum()), int((~inside).sum())
@@ -133,13 +134,10 @@ def choose_threshold(
             f"Choosing a threshold needs in-scope and out-of-scope ({out_of_scope!r}) messages; "
             f"got {n_in} and {n_out}."
         )
-    candidates = np.unique(values)  # ascending
-    # mean = (right/n_in + rejected/n_out) / 2; compared as right*n_out + rejected*n_in, exactly.
-    best, best_score = float(candidates[0]), -1
-    for threshold in candidates:
+    best, best_score = 0.0, -1
+    for threshold in np.unique(values):  # ascending
         accepted = values >= threshold
-        score = int((right & accepted & inside).sum()) * n_out
-        score += int((~accepted & ~inside).sum()) * n_in
+        score = int((right & accepted & inside).sum() + (~accepted & ~inside).sum())
         if score > best_score:
             best, best_score = float(threshold), score
     return best

@@ -8,6 +8,7 @@ from rnn_nlu.bench import metrics, report, runner, suite
 
 # The FallbackClassifier threshold of the default bot (config/config.yml).
 BOT_THRESHOLD = 0.4
+THRESHOLD_RULE = "val accuracy, oos as a class"  # metrics.choose_threshold
 
 
 def check_out_of_scope(test: Path, val: Optional[Path], out_of_scope_intent: str) -> None:
@@ -122,5 +123,8 @@ def run(
         return measure(name, config_text, train, test, work, val, out_of_scope_intent)
 
     # Without --val the key is what it always was, so earlier (SNIPS) results stay reusable.
-    scoring = {"out_of_scope_intent": out_of_scope_intent} if val else None
+    # The threshold rule is named so that records scored by another rule are not reused.
+    scoring = (
+        {"out_of_scope_intent": out_of_scope_intent, "threshold": THRESHOLD_RULE} if val else None
+    )
     return suite.run("nlu", measure_one, data, list(files.values()), scoring=scoring, **options)

@@ -135,13 +135,12 @@ VAL_PREDICTED = ["a", "b", "b", "a", "b"]
 VAL_CONFIDENCE = [0.9, 0.8, 0.6, 0.7, 0.3]
 
 
-def test_threshold_maximises_mean_of_in_scope_accuracy_and_oos_recall_lowest_on_ties():
-    # threshold: in-scope right and accepted / 3, oos rejected / 2 -> mean
-    # 0.3: 2/3, 0/2 -> 1/3;  0.6: 2/3, 1/2 -> 7/12;  0.7: 1/3, 1/2 -> 5/12
-    # 0.8: 1/3, 2/2 -> 2/3;  0.9: 1/3, 2/2 -> 2/3 (a tie: the lower, 0.8)
-    assert choose_threshold(VAL_GOLD, VAL_PREDICTED, VAL_CONFIDENCE) == 0.8
-    scores = out_of_scope_scores(VAL_GOLD, VAL_PREDICTED, VAL_CONFIDENCE, 0.8)
-    assert scores == {"in_scope_accuracy": pytest.approx(1 / 3), "oos_recall": 1.0}
+def test_threshold_maximises_accuracy_with_oos_as_a_class_lowest_on_ties():
+    # threshold: in-scope right and accepted + oos rejected, of 5
+    # 0.3: 2 + 0;  0.6: 2 + 1;  0.7: 1 + 1;  0.8: 1 + 2;  0.9: 1 + 2 (ties with 0.6: the lowest)
+    assert choose_threshold(VAL_GOLD, VAL_PREDICTED, VAL_CONFIDENCE) == 0.6
+    scores = out_of_scope_scores(VAL_GOLD, VAL_PREDICTED, VAL_CONFIDENCE, 0.6)
+    assert scores == {"in_scope_accuracy": pytest.approx(2 / 3), "oos_recall": 0.5}
 
 
 def test_threshold_needs_both_kinds_of_message():
@@ -175,16 +174,16 @@ def test_nlu_scores_in_scope_intents_by_the_classifier_and_oos_by_the_val_thresh
     val = [message(g, p, p, c) for g, p, c in zip(VAL_GOLD, VAL_PREDICTED, VAL_CONFIDENCE)]
     test = [
         message("a", "nlu_fallback", "a", 0.35),  # right for the classifier; too unsure at 0.4
-        message("b", "b", "b", 0.85),  # right, accepted at 0.8 and 0.4
+        message("b", "b", "b", 0.85),  # right, accepted at 0.6 and 0.4
         message("b", "a", "a", 0.95),  # wrong
-        message("oos", "nlu_fallback", "a", 0.3),  # rejected at 0.8 and 0.4
-        message("oos", "b", "b", 0.5),  # rejected at 0.8 only
+        message("oos", "nlu_fallback", "a", 0.3),  # rejected at 0.6 and 0.4
+        message("oos", "b", "b", 0.5),  # rejected at 0.6 only
     ]
     scores = nlu.score_intents(test, val)
     assert scores["intent_accuracy"] == pytest.approx(2 / 3)  # over the 3 in-scope messages
     # F1: a 2*1/(1+2) = 2/3, b 2*1/(2+1) = 2/3 -> 2/3
     assert scores["intent_macro_f1"] == pytest.approx(2 / 3)
-    assert scores["oos_threshold"] == 0.8
+    assert scores["oos_threshold"] == 0.6
     assert scores["in_scope_accuracy"] == pytest.approx(1 / 3)
     assert scores["oos_recall"] == 1.0
     assert scores["in_scope_accuracy_at_0_4"] == pytest.approx(1 / 3)
