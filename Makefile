@@ -53,11 +53,15 @@ redis:
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq redis-server >/dev/null; }
 
+# Two pytest-xdist workers, a test module each at a time (its fixtures are built once).
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -ra -n $(TEST_WORKERS) --dist loadscope
+
 test: install redis
-	$(PY) -m pytest -ra
+	$(PYTEST)
 
 test-fast: install
-	$(PY) -m pytest -ra -m "not slow"
+	$(PYTEST) -m "not slow"
 
 # Our pipelines against Rasa's DIET on SNIPS (see docs/benchmarks.md); DIET alone takes over an hour.
 bench: install

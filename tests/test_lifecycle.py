@@ -196,7 +196,7 @@ def test_finetuning_continues_from_the_trained_weights(name, tmp_path, execution
 def test_finetuning_on_a_new_label_says_to_train_from_scratch(name, tmp_path, execution_context):
     case = CASES[name]
     storage = LocalModelStorage.create(tmp_path)
-    train_nlu(case, {"epochs": 2}, storage, execution_context, case.data())
+    train_nlu(case, {"epochs": 2, "ensemble_size": 1}, storage, execution_context, case.data())
     loaded = case.cls.load(options(case, epochs=1), storage, Resource("c"), FINETUNING)
     with pytest.raises(FinetuningError, match=f"{name} cannot finetune.*from scratch"):
         loaded.train(case.new_label())
@@ -205,7 +205,9 @@ def test_finetuning_on_a_new_label_says_to_train_from_scratch(name, tmp_path, ex
 def test_finetuning_keeps_the_vocabulary_new_words_are_unknown(tmp_path, execution_context):
     case = CASES["TextRNNClassifier"]
     storage = LocalModelStorage.create(tmp_path)
-    trained = train_nlu(case, {"epochs": 2}, storage, execution_context, case.data())
+    trained = train_nlu(
+        case, {"epochs": 2, "ensemble_size": 1}, storage, execution_context, case.data()
+    )
     loaded = case.cls.load(options(case, epochs=1), storage, Resource("c"), FINETUNING)
     loaded.train(TrainingData(case.data().training_examples + tokenized({"greet": ["yo"]})))
     assert loaded.vocabulary.tokens == trained.vocabulary.tokens

@@ -17,7 +17,9 @@ from tests.helpers import TINY_INTENTS, messages, training_data
 
 # Small, fast settings that still learn the tiny data; validation off so every epoch runs. Each
 # classifier gets those of its options (TextRNN has rnn_units, RCNN context/projection_units).
+# One network: the `trained` fixture and the ensemble test are the ones with several.
 FAST = {
+    "ensemble_size": 1,
     "epochs": 40,
     "embedding_dim": 16,
     "rnn_units": 16,
@@ -69,9 +71,11 @@ def trained_confidences(cls, config: Dict[str, Any], folder, resource, execution
 
 @pytest.fixture(scope="module", params=CLASSIFIERS, ids=lambda c: c.__name__)
 def trained(request, tmp_path_factory, resource, execution_context):
-    """A classifier trained once per module on the tiny data; its storage is `trained.storage`."""
+    """A two-network classifier trained once per module on the tiny data; its storage is
+    `trained.storage`."""
     storage = LocalModelStorage.create(tmp_path_factory.mktemp(request.param.__name__))
-    component = train(request.param, {}, training_data(), storage, resource, execution_context)
+    config = {"ensemble_size": 2}
+    component = train(request.param, config, training_data(), storage, resource, execution_context)
     component.storage = storage
     return component
 
