@@ -33,7 +33,8 @@ FEATURE_DEFAULTS: Dict[str, Any] = {
     # Add the per-token (sequence) features of the featurizers before this component to each
     # token's input, when the pipeline has any; false: read the token texts only.
     "use_rasa_features": True,
-    # Size of the vector each token gets from its sparse features (all sparse featurizers').
+    # Size of the vector each token gets from its sparse features (all sparse featurizers'), and
+    # of the one from its dense features (projected).
     "feature_units": 64,
 }
 
@@ -87,13 +88,16 @@ class FeatureLayout:
 
     def implied_sizes(self, token_width: int, feature_units: int) -> Dict[str, int]:
         """Weight dimensions these features imply, for the load-time size check: the sparse
-        embedding's rows, and each token's input width (`token_width` without features)."""
+        embedding's rows, the dense projection's inputs, and each token's input width
+        (`token_width` without features)."""
         if not self.present:
             return {}
-        width = token_width + (feature_units if self.sparse else 0) + self.dense_dim
+        width = token_width + feature_units * (bool(self.sparse) + bool(self.dense))
         sizes = {"per-token input width (with rasa_features)": width}
         if self.sparse:
             sizes["rasa_features sparse columns + 1"] = self.sparse_dim + 1
+        if self.dense:
+            sizes["rasa_features dense width"] = self.dense_dim
         return sizes
 
     def to_json(self) -> Dict[str, Any]:

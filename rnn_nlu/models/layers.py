@@ -121,10 +121,14 @@ def add_rasa_features(
     feature_units: int,
 ) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
     """Each token's vector `x` (batch, time, d) with the per-token features of Rasa's featurizers:
-    [x; embedding-bag of its sparse features] -> `dropout` -> [.; its dense features as they are].
+    [x; embedding-bag of its sparse features] -> `dropout` -> [.; linear projection of its dense
+    features], each of the two `feature_units` wide.
 
     The model's dropout covers the words and the sparse features; dense features are not dropped
-    (DIET's default), so that a narrow one is not lost. The token mask of `x` is kept.
+    (DIET's default). They are projected so that a narrow one (a single score) gets as many
+    channels as the sparse ones: concatenated as they were, one value among the word's was
+    largely ignored by the slot filler (tests/components/test_rasa_features.py). The token mask of
+    `x` is kept.
 
     Returns the new inputs, `feature_ids` and `feature_values` (batch, time, K) when
     `sparse_feature_dim` > 0 (the columns of all sparse featurizers side by side) and
@@ -145,5 +149,6 @@ def add_rasa_features(
         inputs["dense_features"] = keras.Input(
             shape=(None, dense_feature_dim), dtype="float32", name="dense_features"
         )
-        x = keras.layers.Concatenate(name="with_dense_features")([x, inputs["dense_features"]])
+        dense = keras.layers.Dense(feature_units, name="dense_projection")(inputs["dense_features"])
+        x = keras.layers.Concatenate(name="with_dense_features")([x, dense])
     return inputs, x

@@ -80,8 +80,9 @@ def build_rcnn(
             (0: none); each token's are embedding-bagged to `feature_units` values and become part
             of its e(w_i).
         dense_feature_dim: width of the dense per-token features of Rasa's featurizers (0: none),
-            also part of e(w_i).
-        feature_units: size of each token's vector from its sparse features.
+            projected to `feature_units` values, also part of e(w_i).
+        feature_units: size of each token's vector from its sparse features, and of the one
+            from its dense features.
 
     Returns:
         A model from (batch, time) right-padded token ids to (batch, num_labels) probabilities;

@@ -52,8 +52,10 @@ def build_text_rnn(
             unknown-word embedding, which every unseen word gets at parse time, is trained.
         sparse_feature_dim: columns of the sparse per-token features of Rasa's featurizers
             (0: none); each token's are embedding-bagged to `feature_units` values.
-        dense_feature_dim: width of the dense per-token features of Rasa's featurizers (0: none).
-        feature_units: size of each token's vector from its sparse features.
+        dense_feature_dim: width of the dense per-token features of Rasa's featurizers (0: none),
+            linearly projected to `feature_units` values.
+        feature_units: size of each token's vector from its sparse features, and of the one
+            from its dense features.
 
     Returns:
         A model from (batch, time) int32 token ids to (batch, num_labels) probabilities; with
