@@ -26,16 +26,18 @@ from rasa.nlu.featurizers.sparse_featurizer.lexical_syntactic_featurizer import 
 )
 from rasa.nlu.featurizers.sparse_featurizer.regex_featurizer import RegexFeaturizer
 from rasa.shared.nlu.constants import FEATURE_TYPE_SEQUENCE, TEXT
+from rasa.shared.nlu.training_data.entities_parser import parse_training_example
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from rnn_nlu import RCNNClassifier, TextRNNClassifier
+from rnn_nlu import BiLSTMSlotFiller, RCNNClassifier, TextRNNClassifier
 from rnn_nlu.components.rasa_features import FeatureMismatchError
 from rnn_nlu.features import encode_dense_features, encode_sparse_features
 from rnn_nlu.lifecycle import FinetuningError
 from rnn_nlu.persistence import METADATA_FILE, ModelArchiveError
 from tests.components.test_classifier_contract import FAST as CLASSIFIER_FAST
+from tests.components.test_slot_filler import FAST as SLOT_FAST
 from tests.helpers import messages, tokenize, training_data
 
 CLASSIFIERS = [TextRNNClassifier, RCNNClassifier]
@@ -91,10 +93,12 @@ def rasa_featurizer(cls, config: Dict[str, Any], data: TrainingData, storage) ->
     return featurizer
 
 
-def featurized_data(intents: Dict[str, List[str]], featurizers: Sequence[Any], storage, **extra):
-    """Tokenized intent examples, with the features of `featurizers` (classes with their config,
-    or ready objects) as a pipeline computes them at training; returns (data, featurizers)."""
-    examples = [Message.build(text=t, intent=i) for i, texts in intents.items() for t in texts]
+def featurized_data(examples: Any, featurizers: Sequence[Any], storage, **extra):
+    """Tokenized examples (messages, or {intent: texts}), with the features of `featurizers`
+    (classes with their config, or ready objects) as a pipeline computes them at training;
+    returns (data, featurizers)."""
+    if isinstance(examples, dict):
+        examples = [Message.build(text=t, intent=i) for i, ts in examples.items() for t in ts]
     data = TrainingData(tokenize(examples), **extra)
     ready = []
     for featurizer in featurizers:
@@ -387,4 +391,151 @@ def test_finetuning_keeps_the_features_and_refuses_another_width(cls, tmp_path, 
     with pytest.raises(
         FinetuningError, match="cannot finetune: .*test_dense: 3 wide, trained with 1 wide"
     ):
+        again.train(wider)
+
+
+# --- slot filler ----------------------------------------------------------------------------
+
+SLOT_TEMPLATES = ["tell me about {}", "i like {}", "what do you know about {}", "{} please"]
+
+
+def city_examples(cities: List[str], things: List[str]) -> List[Message]:
+    """The templates filled with cities, annotated as `city` entities, and with things, not."""
+    texts = [t.format(f"[{c}](city)") for t in SLOT_TEMPLATES for c in cities]
+    texts += [t.format(w) for t in SLOT_TEMPLATES for w in things]
+    return [parse_training_example(text, "inform") for text in texts]
+
+
+def tagged(component, featurizers: Sequence[Any], words: List[str]) -> List[List[str]]:
+    """The entity values the slot filler finds in each template filled with each word."""
+    parsed = parse(featurizers, *(t.format(w) for t in SLOT_TEMPLATES for w in words))
+    component.process(parsed)
+    return [[e["value"] for e in m.get("entities")] for m in parsed]
+
+
+def train_slots(config: Dict[str, Any], data: TrainingData, storage, execution_context) -> Any:
+    component = BiLSTMSlotFiller.create(
+        {**SLOT_FAST, "feature_units": 16, **config}, storage, Resource("s"), execution_context
+    )
+    component.train(data)
+    return component
+
+
+SLOT_FEATURIZERS = {"lookup_table": [(RegexFeaturizer, {})], "dense": [ScoreFeaturizer(SCORES)]}
+
+
+@pytest.mark.parametrize("kind", list(SLOT_FEATURIZERS))
+def test_slot_filler_tags_unseen_cities_only_with_features(kind, tmp_path, execution_context):
+    storage = LocalModelStorage.create(tmp_path)
+    data, featurizers = featurized_data(
+        city_examples(TRAIN_CITIES, TRAIN_THINGS),
+        SLOT_FEATURIZERS[kind],
+        storage,
+        lookup_tables=CITY_TABLE,
+    )
+    with_features = train_slots({}, data, storage, execution_context)
+    cities = tagged(with_features, featurizers, HELD_OUT_CITIES)
+    assert np.mean([found == [c] for found, c in zip(cities, HELD_OUT_CITIES * 4)]) >= 0.9
+    things = tagged(with_features, featurizers, HELD_OUT_THINGS)
+    assert np.mean([found == [] for found in things]) >= 0.9
+    # Without: unseen words are the unknown word (no character CNN here, so nothing else tells
+    # them apart), and a city is tagged exactly when a thing in its place is.
+    without = train_slots(
+        {"use_rasa_features": False, "use_chars": False}, data, storage, execution_context
+    )
+    cities = tagged(without, featurizers, HELD_OUT_CITIES)
+    things = tagged(without, featurizers, HELD_OUT_THINGS)
+    assert [bool(c) for c in cities] == [bool(t) for t in things]
+
+
+@pytest.fixture(scope="module")
+def featurized_slots(tmp_path_factory, execution_context):
+    """The slot filler (characters on) trained with sparse and dense features; `.storage`,
+    `.featurizers`, `.root`."""
+    root = tmp_path_factory.mktemp("slots")
+    storage = LocalModelStorage.create(root)
+    data, featurizers = featurized_data(
+        city_examples(TRAIN_CITIES, TRAIN_THINGS),
+        ALL_FEATURIZERS,
+        storage,
+        lookup_tables=CITY_TABLE,
+    )
+    component = train_slots({"epochs": 10}, data, storage, execution_context)
+    component.storage, component.featurizers, component.root = storage, featurizers, root
+    return component
+
+
+def confidences(component, parsed: List[Message]) -> List[List[float]]:
+    component.process(parsed)
+    return [[e["confidence_entity"] for e in m.get("entities")] for m in parsed]
+
+
+def test_slot_filler_round_trip_gives_identical_entities(featurized_slots, execution_context):
+    assert set(featurized_slots.model.input) == {
+        "token_ids",
+        "char_ids",
+        "feature_ids",
+        "feature_values",
+        "dense_features",
+    }
+    texts = ["tell me about lisbon", "i like boston please", "", "x" * 300]
+    before = confidences(featurized_slots, parse(featurized_slots.featurizers, *texts))
+    loaded = BiLSTMSlotFiller.load(
+        featurized_slots.config, featurized_slots.storage, Resource("s"), execution_context
+    )
+    after = confidences(loaded, parse(featurized_slots.featurizers, *texts))
+    assert [len(c) for c in after] == [len(c) for c in before] and any(before)
+    for a, b in zip(after, before):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_slot_filler_refuses_a_tampered_feature_width_before_building(
+    featurized_slots, tmp_path, execution_context, monkeypatch
+):
+    copy = tmp_path / "copy"
+    shutil.copytree(featurized_slots.root, copy)
+    path = copy / "s" / METADATA_FILE
+    metadata = json.loads(path.read_text())
+    metadata["rasa_features"]["dense"][0]["dim"] = 10**7
+    path.write_text(json.dumps(metadata))
+
+    def must_not_build(*args, **kwargs):
+        raise AssertionError("a network was built from a tampered archive")
+
+    monkeypatch.setattr("rnn_nlu.components.slot_filler.build_tagger", must_not_build)
+    with pytest.raises(ModelArchiveError, match="no stored array has a dimension"):
+        BiLSTMSlotFiller.load(
+            featurized_slots.config, LocalModelStorage(copy), Resource("s"), execution_context
+        )
+
+
+def test_slot_filler_names_features_of_another_width(featurized_slots):
+    featurizers = featurized_slots.featurizers[:3] + [ScoreFeaturizer(SCORES, width=2)]
+    with pytest.raises(FeatureMismatchError, match="BiLSTMSlotFiller: featurizer 'test_dense'"):
+        featurized_slots.process(parse(featurizers, "tell me about lisbon"))
+
+
+def test_slot_filler_without_featurizers_is_as_before(tmp_path, execution_context):
+    storage = LocalModelStorage.create(tmp_path)
+    data = TrainingData(tokenize(city_examples(TRAIN_CITIES[:3], TRAIN_THINGS[:3])))
+    default = train_slots({"epochs": 1}, data, storage, execution_context)
+    off = train_slots({"epochs": 1, "use_rasa_features": False}, data, storage, execution_context)
+    assert not default.rasa_features.present
+    assert [w.shape for w in default.model.weights] == [w.shape for w in off.model.weights]
+    assert set(default.model.input) == {"token_ids", "char_ids"}
+
+
+def test_slot_filler_finetuning_refuses_another_feature_width(tmp_path, execution_context):
+    storage = LocalModelStorage.create(tmp_path)
+    examples = city_examples(TRAIN_CITIES[:4], TRAIN_THINGS[:4])
+    data, _ = featurized_data(examples, [ScoreFeaturizer(SCORES)], storage)
+    train_slots({"epochs": 2}, data, storage, execution_context)
+    loaded = BiLSTMSlotFiller.load({**SLOT_FAST, "epochs": 1}, storage, Resource("s"), FINETUNING)
+    loaded.train(data)  # the same features: continues
+    assert len(loaded.histories[0]["loss"]) == 1
+    wider, _ = featurized_data(
+        city_examples(TRAIN_CITIES[:4], TRAIN_THINGS[:4]), [ScoreFeaturizer(SCORES, 2)], storage
+    )
+    again = BiLSTMSlotFiller.load({**SLOT_FAST, "epochs": 1}, storage, Resource("s"), FINETUNING)
+    with pytest.raises(FinetuningError, match="BiLSTMSlotFiller cannot finetune: .*test_dense"):
         again.train(wider)

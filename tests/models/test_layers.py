@@ -8,6 +8,7 @@ from tensorflow import keras
 from rnn_nlu.features import UNK_ID
 from rnn_nlu.models.layers import WeightedEmbeddingBag, WordDropout
 from rnn_nlu.models.rcnn import build_rcnn
+from rnn_nlu.models.tagger import build_tagger
 from rnn_nlu.models.text_rnn import build_text_rnn
 
 
@@ -85,3 +86,16 @@ def test_rasa_features_change_the_output_and_padding_still_changes_nothing(build
     for key in ("feature_values", "dense_features"):  # each kind of feature reaches the output
         changed = {**inputs, key: inputs[key] * 3.0}
         assert np.abs(model(changed, training=False).numpy() - out).max() > 1e-4
+
+
+def test_tagger_with_rasa_features_ignores_padding():
+    keras.utils.set_random_seed(0)
+    model = build_tagger(30, {"entity": 4}, 12, use_crf=False, **FEATURES)
+    inputs = feature_inputs(
+        np.array([[5, 6, 7], [8, 9, 0]], dtype=np.int32), np.random.default_rng(1)
+    )
+    inputs["char_ids"] = np.where(inputs["token_ids"][:, :, None] != 0, 3, 0).astype(np.int32)
+    out = model(inputs, training=False)["entity"].numpy()
+    again = model(padded(inputs, 2), training=False)["entity"].numpy()[:, :3]
+    np.testing.assert_allclose(again[0], out[0], atol=1e-6)
+    np.testing.assert_allclose(again[1, :2], out[1, :2], atol=1e-6)
