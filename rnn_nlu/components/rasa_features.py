@@ -154,7 +154,7 @@ def layout_of(messages: Sequence[Message], component: str) -> FeatureLayout:
         if most > MAX_ACTIVE_FEATURES:
             logger.info(
                 f"{component}: tokens with more than {MAX_ACTIVE_FEATURES} active sparse features "
-                f"(up to {most}) keep the {MAX_ACTIVE_FEATURES} of the largest value."
+                f"(up to {most}) keep the {MAX_ACTIVE_FEATURES} of the largest absolute value."
             )
     if layout.present:
         logger.info(f"{component} reads the per-token features of {layout.describe()}.")
@@ -207,7 +207,8 @@ def _width(widths: Widths, origin: str) -> str:
 
 
 def _origin(origin: Any) -> str:
-    return origin if isinstance(origin, str) else "+".join(map(str, origin or []))
+    """The featurizer's name (its alias or node name) as a string; combined features: joined."""
+    return "+".join(map(str, origin)) if isinstance(origin, (list, tuple)) else str(origin)
 
 
 def _tokens(message: Message) -> int:
