@@ -17,6 +17,7 @@ BOUNDS: Dict[str, Tuple[Optional[float], Optional[float]]] = {
     "rnn_units": (1, None),
     "context_units": (1, None),
     "projection_units": (1, None),
+    "feature_units": (1, None),
     "num_layers": (1, None),
     "ensemble_size": (1, None),
     "hops": (1, None),

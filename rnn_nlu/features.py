@@ -1,7 +1,8 @@
-"""Turning token lists into padded id arrays, and labels into ids. No Rasa imports here."""
+"""Turning token lists (and the features Rasa's featurizers computed per token) into padded
+arrays, and labels into ids. No Rasa imports here."""
 
 from collections import Counter
-from typing import Any, Dict, Iterable, List, Sequence
+from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
 import numpy as np
 from tensorflow.keras.preprocessing.sequence import pad_sequences
@@ -108,3 +109,54 @@ def encode_chars(
             if word:
                 ids[i, j, : len(word)] = characters.encode(word)
     return ids
+
+
+def encode_sparse_features(
+    matrices: Sequence[Any], length: int, max_active: int
+) -> Tuple[np.ndarray, np.ndarray]:
+    """(batch, length, max_active) int32 feature ids and float32 values of each token's active
+    (non-zero) sparse features, for a weighted embedding-bag.
+
+    `matrices` holds one (tokens, dim) scipy sparse matrix per message, or None (no features: zero
+    rows). Id 0 is padding, a real feature index i has id i + 1. Rows after `length` are cut, as
+    `encode_batch` cuts tokens; a token with more than `max_active` active features keeps those of
+    the largest absolute value.
+    """
+    ids = np.zeros((len(matrices), length, max_active), dtype=np.int32)
+    values = np.zeros((len(matrices), length, max_active), dtype=np.float32)
+    for i, matrix in enumerate(matrices):
+        if matrix is None:
+            continue
+        rows = matrix.tocsr(copy=True)[:length]
+        rows.eliminate_zeros()
+        for t in range(rows.shape[0]):
+            start, end = rows.indptr[t], rows.indptr[t + 1]
+            columns, data = rows.indices[start:end], rows.data[start:end]
+            if len(data) > max_active:
+                keep = np.argsort(-np.abs(data), kind="stable")[:max_active]
+                columns, data = columns[keep], data[keep]
+            ids[i, t, : len(data)] = columns + 1
+            values[i, t, : len(data)] = data
+    return ids, values
+
+
+def max_active_features(matrices: Iterable[Any]) -> int:
+    """The largest number of active (non-zero) features of any row of `matrices` (scipy sparse)."""
+    most = 0
+    for matrix in matrices:
+        if matrix is not None and matrix.shape[0]:
+            rows = matrix.tocsr(copy=True)
+            rows.eliminate_zeros()
+            most = max(most, int(np.diff(rows.indptr).max()))
+    return most
+
+
+def encode_dense_features(arrays: Sequence[Any], length: int, dim: int) -> np.ndarray:
+    """(batch, length, dim) float32 of one (tokens, dim) array per message (None: zeros), right-
+    padded with zeros and cut to `length` rows, as `encode_batch` pads and cuts tokens."""
+    out = np.zeros((len(arrays), length, dim), dtype=np.float32)
+    for i, array in enumerate(arrays):
+        if array is not None:
+            rows = np.asarray(array, dtype=np.float32)[:length]
+            out[i, : len(rows)] = rows
+    return out

@@ -1,7 +1,7 @@
 """Rasa glue shared by our intent classifiers; a subclass only names its Keras model and options."""
 
 import logging
-from typing import Any, Dict, List, Optional, Sequence, Type
+from typing import Any, Dict, List, Optional, Sequence, Type, Union
 
 import numpy as np
 import tensorflow as tf
@@ -18,6 +18,8 @@ from rasa.shared.utils.io import raise_warning
 from tensorflow import keras
 
 from rnn_nlu import persistence
+from rnn_nlu.components import rasa_features
+from rnn_nlu.components.rasa_features import FEATURE_DEFAULTS, FeatureLayout
 from rnn_nlu.config import validate_config
 from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch
 from rnn_nlu.lifecycle import KerasComponent, in_batches
@@ -60,7 +62,8 @@ PREDICT_BATCH = 256  # messages per compiled call in `process`; bounds memory fo
 
 
 class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier):
-    """Trains a Keras classifier over token ids and sets `intent` and `intent_ranking`."""
+    """Trains a Keras classifier over token ids (and the per-token features of Rasa's featurizers
+    before it, see `rasa_features`) and sets `intent` and `intent_ranking`."""
 
     # Options passed to `build_model`, with their defaults, and the allowed values of some of them.
     MODEL_DEFAULTS: Dict[str, Any] = {}
@@ -70,11 +73,13 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.MODEL_OPTIONS = tuple(cls.MODEL_DEFAULTS)
+        cls.MODEL_OPTIONS = (*cls.MODEL_DEFAULTS, "feature_units")
 
     @staticmethod
     def build_model(vocab_size: int, num_labels: int, **options: Any) -> keras.Model:
-        """The untrained Keras model: (batch, time) token ids -> (batch, labels) probabilities."""
+        """The untrained Keras model: (batch, time) token ids (and the features of Rasa's
+        featurizers, for `sparse_feature_dim` / `dense_feature_dim` > 0) -> (batch, labels)
+        probabilities."""
         raise NotImplementedError
 
     @classmethod
@@ -85,7 +90,7 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
     @classmethod
     def get_default_config(cls) -> Dict[str, Any]:
         """The component's default config (see parent class for full docstring)."""
-        return {**TRAINING_DEFAULTS, **cls.MODEL_DEFAULTS}
+        return {**TRAINING_DEFAULTS, **cls.MODEL_DEFAULTS, **FEATURE_DEFAULTS}
 
     @classmethod
     def validate(cls, config: Dict[str, Any]) -> None:
@@ -101,6 +106,7 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         model: Optional[keras.Model] = None,
         labels: Optional[LabelEncoder] = None,
         vocabulary: Optional[Vocabulary] = None,
+        rasa_features: Optional[FeatureLayout] = None,
     ) -> None:
         self.config = {**self.get_default_config(), **config}
         self.validate(self.config)
@@ -108,17 +114,29 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         self._resource = resource
         self.labels = labels
         self.vocabulary = vocabulary
+        self.rasa_features = rasa_features or FeatureLayout()
         self._set_model(model)
 
     def _set_model(self, model: Optional[keras.Model]) -> None:
         self.model = model
-        self._predict = (
-            compiled_predict(model, tf.TensorSpec([None, None], tf.int32)) if model else None
-        )
+        signature = tf.TensorSpec([None, None], tf.int32)
+        if self.rasa_features.present:
+            signature = {"token_ids": signature, **self.rasa_features.signature()}
+        self._predict = compiled_predict(model, signature) if model else None
 
     @staticmethod
     def _tokens(message: Message) -> List[str]:
         return [token.text for token in message.get(TOKENS_NAMES[TEXT]) or []]
+
+    def _inputs(self, messages: Sequence[Message]) -> Union[np.ndarray, Dict[str, np.ndarray]]:
+        """Token ids; with Rasa's features, a dict of them and the feature arrays."""
+        ids = encode_batch(
+            [self._tokens(m) for m in messages], self.vocabulary, self.config["max_sequence_length"]
+        )
+        features = rasa_features.encode(
+            messages, self.rasa_features, ids.shape[1], self.__class__.__name__
+        )
+        return {"token_ids": ids, **features} if features else ids
 
     def train(self, training_data: TrainingData) -> Resource:
         """Trains on the intent examples (finetuning: continues the loaded model); persists it."""
@@ -142,12 +160,22 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
             self.persist()
             return self._resource
 
-        tokens = [self._tokens(e) for e in examples]
-        if not self.continues():  # finetuning keeps the vocabulary: new words are unknown words
+        name = self.__class__.__name__
+        found = (
+            rasa_features.layout_of(examples, name)
+            if self.config["use_rasa_features"]
+            else FeatureLayout()
+        )
+        if self.continues():  # finetuning keeps the vocabulary (new words are unknown words)
+            rasa_features.check_finetuning(self.rasa_features, found, name)  # and the features
+        else:
             self.vocabulary = Vocabulary.build(
-                tokens, self.config["min_token_frequency"], self.config["lowercase"]
+                [self._tokens(e) for e in examples],
+                self.config["min_token_frequency"],
+                self.config["lowercase"],
             )
-        x = encode_batch(tokens, self.vocabulary, self.config["max_sequence_length"])
+            self.rasa_features = found
+        x = self._inputs(examples)
         y = self.labels.encode([e.get(INTENT) for e in examples])
         loaded = members(self.model) if self.continues() else []
         size = len(loaded) or self.config["ensemble_size"]
@@ -159,7 +187,10 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
             else:
                 set_seed(seed)  # before building: the initial weights are random too
                 network = self.build_model(
-                    len(self.vocabulary), len(self.labels), **self.model_options()
+                    len(self.vocabulary),
+                    len(self.labels),
+                    **self.model_options(),
+                    **self.rasa_features.model_options(),
                 )
             logger.info(
                 f"{self.__class__.__name__} network {i + 1}/{size}: {len(examples)} examples, "
@@ -183,10 +214,8 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         count = len(self.labels) if self.labels else 0
         if self._predict is None:  # untrained, or fewer than two intents
             return np.ones((len(messages), count), dtype=np.float32)
-        ids = encode_batch(
-            [self._tokens(m) for m in messages], self.vocabulary, self.config["max_sequence_length"]
-        )
-        return self._predict(tf.constant(ids)).numpy()
+        inputs = tf.nest.map_structure(tf.constant, self._inputs(messages))
+        return self._predict(inputs).numpy()
 
     def _set_intent(self, message: Message, probabilities: np.ndarray) -> None:
         if not self.labels or not self.labels.labels:
@@ -201,6 +230,7 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         return {
             "labels": self.labels.labels if self.labels else [],
             "vocabulary": self.vocabulary.to_json() if self.vocabulary else None,
+            "rasa_features": self.rasa_features.to_json(),
         }
 
     @classmethod
@@ -209,13 +239,21 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         return {
             "labels": LabelEncoder(metadata["labels"]),
             "vocabulary": Vocabulary.from_json(vocabulary) if vocabulary else None,
+            "rasa_features": FeatureLayout.from_json(metadata.get("rasa_features")),
         }
+
+    @classmethod
+    def _implied_sizes(cls, config: Dict[str, Any], parts: Dict[str, Any]) -> Dict[str, int]:
+        features = parts["rasa_features"].implied_sizes(
+            config["embedding_dim"], config["feature_units"]
+        )
+        return {**super()._implied_sizes(config, parts), **features}
 
     @classmethod
     def _build(
         cls, config: Dict[str, Any], parts: Dict[str, Any], weights: List[np.ndarray]
     ) -> keras.Model:
-        options = cls.options_for_model(config)
+        options = {**cls.options_for_model(config), **parts["rasa_features"].model_options()}
 
         def build() -> keras.Model:
             return cls.build_model(len(parts["vocabulary"]), len(parts["labels"]), **options)

@@ -18,6 +18,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.utils.io import raise_warning
 from tensorflow import keras
 
+from rnn_nlu.components import rasa_features
+from rnn_nlu.components.rasa_features import FEATURE_DEFAULTS, FeatureLayout
 from rnn_nlu.config import validate_config
 from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch, encode_chars
 from rnn_nlu.lifecycle import KerasComponent, in_batches
@@ -44,7 +46,8 @@ PREDICT_BATCH = 256  # messages per compiled call in `process`; bounds memory fo
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
 class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
-    """Entity extractor: word + character features -> BiLSTM -> CRF tags -> entities."""
+    """Entity extractor: word + character features (+ the per-token features of Rasa's featurizers
+    before it) -> BiLSTM -> CRF tags -> entities."""
 
     # Options passed to `build_tagger`.
     MODEL_OPTIONS = (
@@ -58,6 +61,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         "use_crf",
         "dropout",
         "word_dropout",
+        "feature_units",
     )
     REQUIRED_METADATA = ("tags", "vocabulary", "characters")
     STORED_CONFIG = ("tagging_schema", "max_sequence_length", "max_word_length", "lowercase")
@@ -113,6 +117,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             "max_word_length": 20,
             # Lower-case words before looking them up in the vocabulary (characters keep their case)
             "lowercase": True,
+            **FEATURE_DEFAULTS,
         }
 
     @classmethod
@@ -131,6 +136,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         tags: Optional[Dict[str, LabelEncoder]] = None,
         vocabulary: Optional[Vocabulary] = None,
         characters: Optional[Vocabulary] = None,
+        rasa_features: Optional[FeatureLayout] = None,
     ) -> None:
         self.config = {**self.get_default_config(), **config}
         self.validate(self.config)
@@ -139,6 +145,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         self.tags = tags or {}
         self.vocabulary = vocabulary
         self.characters = characters
+        self.rasa_features = rasa_features or FeatureLayout()
         self.model = model
         self._predict = self._compile(model) if model else None
 
@@ -146,6 +153,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         signature = {"token_ids": tf.TensorSpec([None, None], tf.int32)}
         if self.config["use_chars"]:
             signature["char_ids"] = tf.TensorSpec([None, None, None], tf.int32)
+        signature.update(self.rasa_features.signature())
         self._transitions = model.transitions()  # fixed once trained or loaded
         return compiled_predict(model, signature)
 
@@ -153,13 +161,16 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
     def _tokens(message: Message) -> list:
         return message.get(TOKENS_NAMES[TEXT]) or []
 
-    def _inputs(self, token_lists: Sequence[Sequence[str]]) -> Dict[str, np.ndarray]:
+    def _inputs(self, messages: Sequence[Message]) -> Dict[str, np.ndarray]:
+        token_lists = [[t.text for t in self._tokens(m)] for m in messages]
         length = self.config["max_sequence_length"]
         inputs = {"token_ids": encode_batch(token_lists, self.vocabulary, length)}
         if self.config["use_chars"]:
             inputs["char_ids"] = encode_chars(
                 token_lists, self.characters, length, self.config["max_word_length"]
             )
+        steps = inputs["token_ids"].shape[1]
+        inputs.update(rasa_features.encode(messages, self.rasa_features, steps, self.name))
         return inputs
 
     def _tags(self, message: Message, head: str) -> List[str]:
@@ -196,16 +207,23 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         tokens = [[t.text for t in self._tokens(m)] for m in examples]
         tags = {h: [self._tags(m, h)[:length] for m in examples] for h in heads}
         found = {h: {split_tag(t)[1] for ts in tags[h] for t in ts} - {OUTSIDE} for h in heads}
+        features = (
+            rasa_features.layout_of(examples, self.name)
+            if self.config["use_rasa_features"]
+            else FeatureLayout()
+        )
         if self.continues():
             for head in heads:
                 stored = {split_tag(t)[1] for t in self.tags[head].labels}
                 self.known(f"{head} label", stored, found[head])
+            rasa_features.check_finetuning(self.rasa_features, features, self.name)
         else:
             schema = self.config["tagging_schema"]
             self.tags = {h: LabelEncoder(tag_set(found[h], schema)) for h in heads}
             self.vocabulary = Vocabulary.build(tokens, 1, self.config["lowercase"])
             self.characters = Vocabulary.build((w for ts in tokens for w in ts), 1, lowercase=False)
-        x = self._inputs(tokens)
+            self.rasa_features = features
+        x = self._inputs(examples)
         model = self.model if self.continues() else None
         if model is None:
             set_seed(self.config["random_seed"])  # before building: initial weights are random too
@@ -214,6 +232,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
                 {h: len(self.tags[h]) for h in heads},
                 len(self.characters),
                 **self.model_options(),
+                **self.rasa_features.model_options(),
             )
         y = np.zeros(x["token_ids"].shape + (len(heads),), dtype=np.int32)
         for i, head in enumerate(model.heads):
@@ -242,7 +261,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         if self._predict is None:  # untrained, or no entities in the training data
             return [[] for _ in messages]
         tokens = [self._tokens(m) for m in messages]
-        inputs = self._inputs([[t.text for t in ts] for ts in tokens])
+        inputs = self._inputs(messages)
         scores = self._predict({k: tf.constant(v) for k, v in inputs.items()})
         lengths = np.count_nonzero(inputs["token_ids"], axis=1)
         decoded = crf_decoding.decode(
@@ -265,6 +284,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             "tags": {head: labels.labels for head, labels in self.tags.items()},
             "vocabulary": self.vocabulary.to_json() if self.vocabulary else None,
             "characters": self.characters.to_json() if self.characters else None,
+            "rasa_features": self.rasa_features.to_json(),
         }
 
     @classmethod
@@ -275,7 +295,14 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             "tags": {head: LabelEncoder(labels) for head, labels in metadata["tags"].items()},
             "vocabulary": Vocabulary.from_json(metadata["vocabulary"]),
             "characters": Vocabulary.from_json(metadata["characters"]),
+            "rasa_features": FeatureLayout.from_json(metadata.get("rasa_features")),
         }
+
+    @classmethod
+    def _implied_sizes(cls, config: Dict[str, Any], parts: Dict[str, Any]) -> Dict[str, int]:
+        width = config["embedding_dim"] + (config["char_filters"] if config["use_chars"] else 0)
+        features = parts["rasa_features"].implied_sizes(width, config["feature_units"])
+        return {**super()._implied_sizes(config, parts), **features}
 
     @classmethod
     def _build(
@@ -286,4 +313,5 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             {head: len(labels) for head, labels in parts["tags"].items()},
             len(parts["characters"]),
             **cls.options_for_model(config),
+            **parts["rasa_features"].model_options(),
         )

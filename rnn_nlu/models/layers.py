@@ -1,6 +1,7 @@
-"""Keras layers shared by the model builders: recurrent layers, word dropout, masked pooling."""
+"""Keras layers shared by the model builders: recurrent layers, word dropout, masked pooling, and
+the inputs for the features of Rasa's featurizers (a weighted embedding-bag for sparse ones)."""
 
-from typing import Optional
+from typing import Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
 from tensorflow import keras
@@ -86,3 +87,68 @@ class WordDropout(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate}
+
+
+class WeightedEmbeddingBag(keras.layers.Layer):
+    """Each token's sparse features times a (input_dim, units) matrix, without densifying them.
+
+    [(batch, time, K) int32 ids (0: padding, feature i: i + 1), (batch, time, K) float32 values]
+    -> (batch, time, units): sum_k values[k] * embedding[ids[k]], the same as a bias-free Dense
+    layer over the token's sparse feature vector (as DIET's layer for sparse features).
+    """
+
+    def __init__(self, input_dim: int, units: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.input_dim, self.units = input_dim, units
+        self.embedding = keras.layers.Embedding(
+            input_dim, units, embeddings_initializer="glorot_uniform", name="feature_embedding"
+        )
+
+    def call(self, inputs: Sequence[tf.Tensor]) -> tf.Tensor:
+        ids, values = inputs
+        values = tf.where(ids != 0, tf.cast(values, self.compute_dtype), 0.0)
+        return tf.einsum("btk,btku->btu", values, self.embedding(ids))  # (batch, time, units)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "input_dim": self.input_dim, "units": self.units}
+
+
+def add_rasa_features(
+    x: tf.Tensor,
+    dropout: keras.layers.Layer,
+    sparse_feature_dim: int,
+    dense_feature_dim: int,
+    feature_units: int,
+) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
+    """Each token's vector `x` (batch, time, d) with the per-token features of Rasa's featurizers:
+    [x; embedding-bag of its sparse features] -> `dropout` -> [.; linear projection of its dense
+    features], each of the two `feature_units` wide.
+
+    The model's dropout covers the words and the sparse features; dense features are not dropped
+    (DIET's default). They are projected so that a narrow one (a single score) gets as many
+    channels as the sparse ones: concatenated as they were, one value among the word's was
+    largely ignored by the slot filler (tests/components/test_rasa_features.py). The token mask of
+    `x` is kept.
+
+    Returns the new inputs, `feature_ids` and `feature_values` (batch, time, K) when
+    `sparse_feature_dim` > 0 (the columns of all sparse featurizers side by side) and
+    `dense_features` (batch, time, dense dim) when `dense_feature_dim` > 0, and the vectors. With
+    both dims 0, no inputs and `dropout(x)`.
+    """
+    inputs: Dict[str, tf.Tensor] = {}
+    if sparse_feature_dim > 0:
+        inputs["feature_ids"] = keras.Input(shape=(None, None), dtype="int32", name="feature_ids")
+        inputs["feature_values"] = keras.Input(
+            shape=(None, None), dtype="float32", name="feature_values"
+        )
+        bag = WeightedEmbeddingBag(sparse_feature_dim + 1, feature_units, name="sparse_features")
+        bagged = bag([inputs["feature_ids"], inputs["feature_values"]])  # (batch, time, units)
+        x = keras.layers.Concatenate(name="word_and_sparse_features")([x, bagged])
+    x = dropout(x)
+    if dense_feature_dim > 0:
+        inputs["dense_features"] = keras.Input(
+            shape=(None, dense_feature_dim), dtype="float32", name="dense_features"
+        )
+        dense = keras.layers.Dense(feature_units, name="dense_projection")(inputs["dense_features"])
+        x = keras.layers.Concatenate(name="with_dense_features")([x, dense])
+    return inputs, x

@@ -10,7 +10,12 @@ from typing import Optional, Sequence
 import tensorflow as tf
 from tensorflow import keras
 
-from rnn_nlu.models.layers import MaskedGlobalMaxPooling1D, WordDropout, recurrent_layer
+from rnn_nlu.models.layers import (
+    MaskedGlobalMaxPooling1D,
+    WordDropout,
+    add_rasa_features,
+    recurrent_layer,
+)
 
 
 class ShiftRight(keras.layers.Layer):
@@ -55,6 +60,9 @@ def build_rcnn(
     dense_units: Sequence[int] = (),
     dropout: float = 0.4,
     word_dropout: float = 0.2,
+    sparse_feature_dim: int = 0,
+    dense_feature_dim: int = 0,
+    feature_units: int = 64,
 ) -> keras.Model:
     """Builds the RCNN classifier of Lai et al. (2015).
 
@@ -68,9 +76,18 @@ def build_rcnn(
         dense_units: sizes of ReLU layers between pooling and the softmax.
         dropout: rate after the embedding (whole channels), after pooling and after dense layers.
         word_dropout: share of tokens replaced by the unknown-word id in training.
+        sparse_feature_dim: columns of the sparse per-token features of Rasa's featurizers
+            (0: none); each token's are embedding-bagged to `feature_units` values and become part
+            of its e(w_i).
+        dense_feature_dim: width of the dense per-token features of Rasa's featurizers (0: none),
+            projected to `feature_units` values, also part of e(w_i).
+        feature_units: size of each token's vector from its sparse features, and of the one
+            from its dense features.
 
     Returns:
-        A model from (batch, time) right-padded token ids to (batch, num_labels) probabilities.
+        A model from (batch, time) right-padded token ids to (batch, num_labels) probabilities;
+        with features, from {"token_ids", "feature_ids", "feature_values", "dense_features"}
+        (those present, see `add_rasa_features`).
     """
     assert vocab_size > 2, "vocabulary must hold at least one token besides PAD and UNK"
     assert num_labels >= 2, "a softmax classifier needs at least two labels"
@@ -78,7 +95,13 @@ def build_rcnn(
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (batch, time)
     ids = WordDropout(word_dropout, name="word_dropout")(token_ids)
     e = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(ids)
-    e = keras.layers.SpatialDropout1D(dropout, name="embedding_dropout")(e)  # (batch, time, emb)
+    features, e = add_rasa_features(  # (batch, time, emb [+ features]): the word's features join e
+        e,
+        keras.layers.SpatialDropout1D(dropout, name="embedding_dropout"),
+        sparse_feature_dim,
+        dense_feature_dim,
+        feature_units,
+    )
 
     # c_l(w_i) = f(W_l c_l(w_{i-1}) + W_sl e(w_{i-1})): an RNN over the embeddings delayed by one.
     left_rnn = recurrent_layer(rnn_type, context_units, True, name=f"left_{rnn_type}")
@@ -98,4 +121,5 @@ def build_rcnn(
         h = keras.layers.Dense(units, activation="relu", name=f"dense_{i}")(h)
         h = keras.layers.Dropout(dropout, name=f"dense_dropout_{i}")(h)
     probabilities = keras.layers.Dense(num_labels, activation="softmax", name="intent")(h)
-    return keras.Model(token_ids, probabilities, name="rcnn")
+    inputs = {"token_ids": token_ids, **features} if features else token_ids
+    return keras.Model(inputs, probabilities, name="rcnn")

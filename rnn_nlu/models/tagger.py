@@ -17,7 +17,7 @@ from rasa.utils.tensorflow.crf import crf_log_likelihood
 from tensorflow import keras
 
 from rnn_nlu.models import crf_decoding
-from rnn_nlu.models.layers import NEG_INF, WordDropout, recurrent_layer
+from rnn_nlu.models.layers import NEG_INF, WordDropout, add_rasa_features, recurrent_layer
 
 
 class CharCNN(keras.layers.Layer):
@@ -185,6 +185,9 @@ def build_tagger(
     use_crf: bool = True,
     dropout: float = 0.5,
     word_dropout: float = 0.0,
+    sparse_feature_dim: int = 0,
+    dense_feature_dim: int = 0,
+    feature_units: int = 64,
 ) -> SequenceTagger:
     """Builds the BiLSTM(-CRF) tagger.
 
@@ -202,10 +205,18 @@ def build_tagger(
         use_crf: decode with a linear-chain CRF; otherwise an independent softmax per token.
         dropout: rate on the word (+ character) features and on each recurrent layer's output.
         word_dropout: share of training tokens replaced by the unknown-word id.
+        sparse_feature_dim: columns of the sparse per-token features of Rasa's featurizers
+            (0: none); each token's are embedding-bagged to `feature_units` values.
+        dense_feature_dim: width of the dense per-token features of Rasa's featurizers (0: none),
+            linearly projected to `feature_units` values.
+        feature_units: size of each token's vector from its sparse features, and of the one
+            from its dense features.
 
     Returns:
         A `SequenceTagger` from {"token_ids": (batch, time)[, "char_ids": (batch, time, chars)]}
-        int32 inputs to {head: (batch, time, num_tags[head]) tag scores}.
+        int32 inputs (with Rasa's features also "feature_ids", "feature_values",
+        "dense_features", see `add_rasa_features`) to {head: (batch, time, num_tags[head]) tag
+        scores}.
     """
     assert vocab_size > 2, "vocabulary must hold at least one token besides PAD and UNK"
     assert num_tags and all(n >= 2 for n in num_tags.values()), "each head needs two tags or more"
@@ -221,7 +232,14 @@ def build_tagger(
             inputs["char_ids"]
         )  # (batch, time, char_filters)
         x = keras.layers.Concatenate(name="word_and_chars")([x, chars])  # keeps the word mask
-    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    features, x = add_rasa_features(
+        x,
+        keras.layers.Dropout(dropout, name="embedding_dropout"),
+        sparse_feature_dim,
+        dense_feature_dim,
+        feature_units,
+    )
+    inputs.update(features)
     for i in range(num_layers):
         rnn = recurrent_layer(rnn_type, rnn_units, True, name=f"{rnn_type}_{i}")
         x = keras.layers.Bidirectional(rnn, name=f"bi_{rnn_type}_{i}")(

@@ -12,6 +12,7 @@ from rnn_nlu.models.layers import (
     AttentionPooling,
     MaskedGlobalMaxPooling1D,
     WordDropout,
+    add_rasa_features,
     recurrent_layer,
 )
 
@@ -30,6 +31,9 @@ def build_text_rnn(
     dense_units: Sequence[int] = (),
     dropout: float = 0.2,
     word_dropout: float = 0.0,
+    sparse_feature_dim: int = 0,
+    dense_feature_dim: int = 0,
+    feature_units: int = 64,
 ) -> keras.Model:
     """Builds the TextRNN classifier.
 
@@ -46,9 +50,17 @@ def build_text_rnn(
         dropout: rate after the embedding, after pooling and after each dense layer.
         word_dropout: share of tokens replaced by the unknown-word id in training, so that the
             unknown-word embedding, which every unseen word gets at parse time, is trained.
+        sparse_feature_dim: columns of the sparse per-token features of Rasa's featurizers
+            (0: none); each token's are embedding-bagged to `feature_units` values.
+        dense_feature_dim: width of the dense per-token features of Rasa's featurizers (0: none),
+            linearly projected to `feature_units` values.
+        feature_units: size of each token's vector from its sparse features, and of the one
+            from its dense features.
 
     Returns:
-        A model from (batch, time) int32 token ids to (batch, num_labels) probabilities.
+        A model from (batch, time) int32 token ids to (batch, num_labels) probabilities; with
+        features, from {"token_ids", "feature_ids", "feature_values", "dense_features"} (those
+        present, see `add_rasa_features`).
     """
     assert vocab_size > 2, "vocabulary must hold at least one token besides PAD and UNK"
     assert num_labels >= 2, "a softmax classifier needs at least two labels"
@@ -57,7 +69,13 @@ def build_text_rnn(
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")  # (batch, time)
     ids = WordDropout(word_dropout, name="word_dropout")(token_ids)
     x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(ids)
-    x = keras.layers.SpatialDropout1D(dropout, name="embedding_dropout")(x)  # drops whole channels
+    features, x = add_rasa_features(  # (batch, time, embedding [+ features]); drops whole channels
+        x,
+        keras.layers.SpatialDropout1D(dropout, name="embedding_dropout"),
+        sparse_feature_dim,
+        dense_feature_dim,
+        feature_units,
+    )
     for i in range(num_layers):
         sequences = i < num_layers - 1 or pooling != "last"
         rnn = recurrent_layer(rnn_type, rnn_units, sequences, name=f"{rnn_type}_{i}")
@@ -75,4 +93,5 @@ def build_text_rnn(
         x = keras.layers.Dense(units, activation="relu", name=f"dense_{i}")(x)
         x = keras.layers.Dropout(dropout, name=f"dense_dropout_{i}")(x)
     probabilities = keras.layers.Dense(num_labels, activation="softmax", name="intent")(x)
-    return keras.Model(token_ids, probabilities, name="text_rnn")
+    inputs = {"token_ids": token_ids, **features} if features else token_ids
+    return keras.Model(inputs, probabilities, name="text_rnn")
