@@ -1,6 +1,9 @@
 """Helpers shared by the tests: tokenized messages and tiny training data made in code."""
 
-from typing import Dict, List
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Dict, List
 
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.training_data.message import Message
@@ -59,3 +62,17 @@ def training_data(intents: Dict[str, List[str]] = TINY_INTENTS) -> TrainingData:
     return TrainingData(
         tokenize([Message.build(text=t, intent=i) for i, texts in intents.items() for t in texts])
     )
+
+
+def tampered_copy(root: Path, tmp_path: Path, change: Callable[[Dict[str, Any]], Any]) -> Path:
+    """A copy of the model storage `root` whose component "c" has `change` done to its
+    metadata.json; returns the copy's folder."""
+    from rnn_nlu.persistence import METADATA_FILE
+
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    path = copy / "c" / METADATA_FILE
+    metadata = json.loads(path.read_text())
+    change(metadata)
+    path.write_text(json.dumps(metadata))
+    return copy

@@ -7,7 +7,6 @@ whose `is_finetuning` is true and the reduced `epochs`, then `train` on the new 
 tests/test_finetune_end_to_end.py runs the same through Rasa's own training.
 """
 
-import json
 import shutil
 from importlib import metadata as distribution
 from pathlib import Path
@@ -26,12 +25,12 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from rnn_nlu import BiLSTMSlotFiller, MemoryNetworkPolicy, RCNNClassifier, TextRNNClassifier
 from rnn_nlu.features import PAD, UNK, UNK_ID, Vocabulary
 from rnn_nlu.lifecycle import FinetuningError
-from rnn_nlu.persistence import METADATA_FILE, ModelArchiveError
+from rnn_nlu.persistence import ModelArchiveError
 from rnn_nlu.source import code_hash, fingerprint
 from tests.components.test_classifier_contract import FAST as CONTRACT_FAST
 from tests.components.test_slot_filler import FAST as SLOT_FAST
 from tests.components.test_slot_filler import annotated_texts
-from tests.helpers import TINY_INTENTS, messages, tokenize, training_data
+from tests.helpers import TINY_INTENTS, messages, tampered_copy, tokenize, training_data
 from tests.policies.test_memory_network import DATA as POLICY_DATA
 from tests.policies.test_memory_network import FAST as POLICY_FAST
 from tests.policies.test_memory_network import best_action, intents, tracker
@@ -272,12 +271,7 @@ def test_sizes_that_no_stored_array_has_are_refused_before_building(
     stored_classifier, tmp_path, execution_context, monkeypatch, change
 ):
     root, config = stored_classifier
-    copy = tmp_path / "copy"
-    shutil.copytree(root, copy)
-    path = copy / "c" / METADATA_FILE
-    metadata = json.loads(path.read_text())
-    change(metadata)
-    path.write_text(json.dumps(metadata))
+    copy = tampered_copy(root, tmp_path, change)
 
     def must_not_build(*args, **kwargs):
         raise AssertionError("a network was built from a tampered archive")

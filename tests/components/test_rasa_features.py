@@ -38,7 +38,7 @@ from rnn_nlu.lifecycle import FinetuningError
 from rnn_nlu.persistence import METADATA_FILE, ModelArchiveError
 from tests.components.test_classifier_contract import FAST as CLASSIFIER_FAST
 from tests.components.test_slot_filler import FAST as SLOT_FAST
-from tests.helpers import messages, tokenize, training_data
+from tests.helpers import messages, tampered_copy, tokenize, training_data
 
 CLASSIFIERS = [TextRNNClassifier, RCNNClassifier]
 FAST = {**CLASSIFIER_FAST, "ensemble_size": 1, "feature_units": 16}
@@ -294,12 +294,7 @@ def test_batch_prediction_with_features_equals_one_by_one(featurized):
 def test_a_tampered_feature_size_is_refused_before_building(
     featurized, tmp_path, execution_context, monkeypatch, change
 ):
-    copy = tmp_path / "copy"
-    shutil.copytree(featurized.root, copy)
-    path = copy / "c" / METADATA_FILE
-    metadata = json.loads(path.read_text())
-    change(metadata)
-    path.write_text(json.dumps(metadata))
+    copy = tampered_copy(featurized.root, tmp_path, change)
 
     def must_not_build(*args, **kwargs):
         raise AssertionError("a network was built from a tampered archive")
