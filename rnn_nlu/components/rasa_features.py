@@ -12,6 +12,7 @@ features, gets zeros for those it lacks.
 """
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -116,6 +117,8 @@ class FeatureLayout:
         for origin, dim in widths[SPARSE] + widths[DENSE]:
             if not isinstance(origin, str) or type(dim) is not int or dim < 1:
                 raise ValueError(f"rasa_features: bad featurizer entry ({origin!r}, {dim!r})")
+        # archives of 0.2.0 stored node names ("run_RegexFeaturizer1")
+        widths = {k: [(featurizer_key(o), d) for o, d in w] for k, w in widths.items()}
         layout = cls(widths[SPARSE], widths[DENSE], data["max_active"])
         low = 1 if layout.sparse else 0
         if (
@@ -126,7 +129,7 @@ class FeatureLayout:
         return layout
 
     def describe(self) -> str:
-        """E.g. "run_RegexFeaturizer0 (sparse, 3 wide), test_dense (dense, 2 wide)"."""
+        """E.g. "RegexFeaturizer (sparse, 3 wide), test_dense (dense, 2 wide)"."""
         return ", ".join(
             f"{origin} ({kind}, {width} wide)"
             for kind, widths in ((SPARSE, self.sparse), (DENSE, self.dense))
@@ -211,6 +214,14 @@ def _origin(origin: Any) -> str:
     return "+".join(map(str, origin)) if isinstance(origin, (list, tuple)) else str(origin)
 
 
+def featurizer_key(origin: str) -> str:
+    """`origin` without Rasa's "run_" prefix and pipeline index: "run_RegexFeaturizer1" ->
+    "RegexFeaturizer". The index moves when components are reordered, and Rasa's training cache
+    can hand back a featurizer's output named after its earlier position (its cache key has no
+    node name), so the index must not decide which features a model reads."""
+    return re.sub(r"(?<=[A-Za-z_])\d+$", "", re.sub(r"^(run|train)_", "", origin))
+
+
 def _tokens(message: Message) -> int:
     return len(message.get(TOKENS_NAMES[TEXT]) or [])
 
@@ -224,10 +235,16 @@ def _sequence_features(message: Message, component: str) -> Dict[str, Dict[str, 
     """{"sparse": {origin: matrix}, "dense": {origin: array}} of the message's TEXT sequence
     features, each checked to have one row per token."""
     found: Dict[str, Dict[str, Any]] = {SPARSE: {}, DENSE: {}}
+    names: Dict[str, str] = {}  # origin -> key; a second featurizer of one kind gets "#2"
     for features in message.features:
         if features.attribute != TEXT or features.type != FEATURE_TYPE_SEQUENCE:
             continue
-        origin, matrix = _origin(features.origin), features.features
+        raw = _origin(features.origin)
+        if raw not in names:
+            key = featurizer_key(raw)
+            taken = sum(n.split("#")[0] == key for n in names.values())
+            names[raw] = f"{key}#{taken + 1}" if taken else key
+        origin, matrix = names[raw], features.features
         if matrix.shape[0] != _tokens(message):
             raise FeatureMismatchError(
                 f"{component}: featurizer '{origin}' gave {matrix.shape[0]} rows of sequence "

@@ -251,9 +251,9 @@ def test_the_layout_of_the_features_is_stored_as_json(featurized):
     metadata = json.loads((featurized.root / "c" / METADATA_FILE).read_text())
     stored = metadata["rasa_features"]
     assert [f["origin"] for f in stored["sparse"]] == [
-        "run_RegexFeaturizer0",
-        "run_CountVectorsFeaturizer0",
-        "run_LexicalSyntacticFeaturizer0",
+        "RegexFeaturizer",
+        "CountVectorsFeaturizer",
+        "LexicalSyntacticFeaturizer",
     ]
     assert stored["sparse"][0]["dim"] == 1  # one lookup table
     assert stored["dense"] == [{"origin": "test_dense", "dim": 1}]
@@ -340,6 +340,43 @@ def test_features_unknown_to_the_model_are_a_clear_error(featurized):
     featurizers = featurized.featurizers + [ScoreFeaturizer(SCORES, origin="other_dense")]
     with pytest.raises(FeatureMismatchError, match="'other_dense', which the model was not"):
         featurized.process(parse(featurizers, "tell me about lisbon"))
+
+
+def test_features_named_after_another_pipeline_position_are_read(featurized):
+    """Rasa names features after the featurizer's node ("run_CountVectorsFeaturizer3"); the index
+    moves when the pipeline is reordered, and the training cache can return features named after
+    an earlier position. Renamed, they still give the same probabilities."""
+    texts = ["tell me about lisbon", "i like sushi"]
+    before = probabilities(featurized, parse(featurized.featurizers, *texts))
+    moved = parse(featurized.featurizers, *texts)
+    for message in moved:
+        for f in message.features:
+            if f.origin.startswith("run_"):
+                f.origin = f.origin[:-1] + "7"
+    np.testing.assert_allclose(probabilities(featurized, moved), before, rtol=1e-6)
+
+
+def test_two_featurizers_of_one_kind_keep_their_order(tmp_path, execution_context):
+    """Word and character CountVectorsFeaturizers (nodes 1 and 2): each its own width, in order."""
+    storage = LocalModelStorage.create(tmp_path)
+    data, _ = featurized_data(about(TRAIN_CITIES, TRAIN_THINGS), [], storage)
+    featurizers = []
+    for index, config in [(1, {}), (2, {"analyzer": "char_wb", "min_ngram": 1, "max_ngram": 3})]:
+        context = ExecutionContext(GraphSchema({}), "m", node_name=f"run_CVF{index}")
+        cls = CountVectorsFeaturizer
+        featurizer = cls.create(
+            {**cls.get_default_config(), **config}, storage, Resource(f"cvf{index}"), context
+        )
+        featurizer.train(data)
+        featurizer.process_training_data(data)
+        featurizers.append(featurizer)
+    component = train(TextRNNClassifier, {"epochs": 1}, data, storage, execution_context)
+    (words, word_dim), (chars, char_dim) = component.rasa_features.sparse
+    assert (words, chars) == ("CVF", "CVF#2")
+    assert word_dim < char_dim  # the word vocabulary is the smaller one
+    (parsed,) = parse(featurizers, "tell me about lisbon")
+    component.process([parsed])  # read in the stored order, no mismatch
+    assert parsed.get("intent")["name"] in {"about_city", "about_thing"}
 
 
 def test_feature_rows_that_are_not_one_per_token_name_the_featurizer(tmp_path, execution_context):
