@@ -40,11 +40,22 @@ $(MODELS)/.trained: $(STAMP) config/config.yml config/domain.yml $(wildcard data
 
 train: $(MODELS)/.trained
 
+# The bot's custom actions (actions/) in Rasa's action server on port 5055 (config/endpoints.yml),
+# started before the command, waited for, and stopped when the command ends.
+ACTIONS_PORT := 5055
+define with_actions
+	@set -e; mkdir -p $(MODELS); \
+	$(RASA) run actions --actions actions -p $(ACTIONS_PORT) > $(MODELS)/actions.log 2>&1 & \
+	actions=$$!; trap 'kill $$actions 2>/dev/null || true' EXIT; \
+	$(PY) -m actions.health $(ACTIONS_PORT) || { cat $(MODELS)/actions.log; exit 1; }; \
+	$(1)
+endef
+
 shell: train
-	$(RASA) shell -m $(MODELS) --endpoints config/endpoints.yml
+	$(call with_actions,$(RASA) shell -m $(MODELS) --endpoints config/endpoints.yml)
 
 serve: train
-	$(RASA) run --enable-api -m $(MODELS) -i 127.0.0.1 -p $(PORT) --endpoints config/endpoints.yml --credentials config/credentials.yml
+	$(call with_actions,$(RASA) run --enable-api -m $(MODELS) -i 127.0.0.1 -p $(PORT) --endpoints config/endpoints.yml --credentials config/credentials.yml)
 
 # The scale-out tests need a real redis-server (Debian package); install it when missing.
 redis:
@@ -80,12 +91,12 @@ bench-clinc: install
 	  --cache bench-results/cache --out bench-results/clinc-$(CLINC_SET)
 
 lint: install
-	$(VENV)/bin/ruff check rnn_nlu tests
-	$(VENV)/bin/ruff format --check rnn_nlu tests
+	$(VENV)/bin/ruff check rnn_nlu tests actions
+	$(VENV)/bin/ruff format --check rnn_nlu tests actions
 
 format: install
-	$(VENV)/bin/ruff format rnn_nlu tests
-	$(VENV)/bin/ruff check --fix rnn_nlu tests
+	$(VENV)/bin/ruff format rnn_nlu tests actions
+	$(VENV)/bin/ruff check --fix rnn_nlu tests actions
 
 clean:
 	rm -rf $(VENV) $(MODELS) .pytest_cache

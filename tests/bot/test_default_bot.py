@@ -1,4 +1,5 @@
-"""End to end: `rasa train` the default flight-booking bot, then talk to it in `rasa shell`."""
+"""End to end: `rasa train` the default flight-booking bot, then talk to it in `rasa shell` and
+through the REST channel, with its action server running."""
 
 import os
 import re
@@ -8,7 +9,8 @@ import pytest
 import yaml
 
 from tests.conftest import RASA, REPO
-from tests.serving.servers import free_port
+from tests.serving.servers import action_server, bot_server, endpoints_file, free_port, tracker
+from tests.serving.servers import say as say_rest
 
 # The bot's confirmation question, in either wording of the domain.
 CONFIRMATION = re.compile(
@@ -26,6 +28,42 @@ BOT_MESSAGE = re.compile(
         if start
     )
 )
+
+
+# A user who improvises after the first booking (the conversation of the issue that asked for
+# it): each message, what the reply must say (a regex, case-insensitive), and the booking slots
+# after it (None: must be empty).
+IMPROVISED = [
+    ("hi", r"Hi!|Hello!", {}),
+    ("I want to fly from Boston to Denver", r"When would you like|On what date", {}),
+    ("tomorrow", r"from Boston to Denver\W{1,2}(on|leaving) tomorrow", {}),
+    ("yes", r"Boston to Denver on tomorrow", {"origin": None, "destination": None}),
+    (
+        "book me a flight to chicago next friday",
+        r"Where will you be flying from|Which city are you departing from",
+        {"origin": None, "destination": "chicago", "departure_date": "next friday"},
+    ),
+    ("from seattle", r"from seattle to chicago\W{1,2}(on|leaving) next friday\W", {}),
+    (
+        "actually make it miami instead",
+        r"from seattle to miami\W{1,2}(on|leaving) next friday\W",
+        {"origin": "seattle", "destination": "miami"},
+    ),
+    (
+        "I need two tickets from new york to los angeles on december 24 in business class",
+        r"from new york to los angeles\W{1,2}(on|leaving) december 24, for 2 passengers, "
+        r"in business class\.",
+        {
+            "origin": "new york",
+            "destination": "los angeles",
+            "departure_date": "december 24",
+            "passengers": "2",
+            "travel_class": "business",
+            "return_date": None,
+        },
+    ),
+    ("yes", r"new york to los angeles on december 24", {"origin": None, "passengers": None}),
+]
 
 
 def asked(reply: str) -> set:
@@ -46,8 +84,16 @@ def say(shell: pexpect.spawn, text: str) -> str:
     return answer + shell.before
 
 
+@pytest.fixture(scope="module")
+def endpoints(tmp_path_factory):
+    """The bot's action server on a free port, and an endpoints.yml pointing at it."""
+    folder = tmp_path_factory.mktemp("actions")
+    with action_server(folder / "actions.log") as webhook:
+        yield endpoints_file(folder / "endpoints.yml", webhook)
+
+
 @pytest.mark.slow
-def test_rasa_shell_greets_and_books_a_flight(default_bot_model):
+def test_rasa_shell_greets_books_and_follows_an_improvising_user(default_bot_model, endpoints):
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
     shell = pexpect.spawn(
         RASA,
@@ -58,7 +104,7 @@ def test_rasa_shell_greets_and_books_a_flight(default_bot_model):
             "--port",
             str(free_port()),
             "--endpoints",
-            "config/endpoints.yml",
+            str(endpoints),
         ],
         cwd=str(REPO),
         env=env,
@@ -84,6 +130,12 @@ def test_rasa_shell_greets_and_books_a_flight(default_bot_model):
         reply = say(shell, "I want to fly from Boston to Denver tomorrow")
         assert CONFIRMATION.search(reply), reply
         assert not asked(reply), reply
+
+        shell.sendline("/restart")
+        shell.expect("Your input ->")
+        for text, expected, _ in IMPROVISED:
+            reply = say(shell, text)
+            assert re.search(expected, reply, re.IGNORECASE), (text, reply)
         shell.sendline("/stop")
         shell.expect(pexpect.EOF, timeout=60)
     finally:
@@ -93,8 +145,12 @@ def test_rasa_shell_greets_and_books_a_flight(default_bot_model):
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "stories",
-    ["tests/bot/test_stories.yml", "tests/policies/data/test_stories_flight_memory.yml"],
-    ids=["held-out", "long-range"],
+    [
+        "tests/bot/test_stories.yml",
+        "tests/bot/test_stories_improvised.yml",
+        "tests/policies/data/test_stories_flight_memory.yml",
+    ],
+    ids=["held-out", "improvised", "long-range"],
 )
 def test_rasa_test_core_gets_every_held_out_conversation_right(
     default_bot_model, stories, tmp_path
@@ -109,10 +165,48 @@ def test_rasa_test_core_gets_every_held_out_conversation_right(
 
     agent = Agent.load(str(default_bot_model))
     result = asyncio.run(
-        test(str(REPO / stories), agent, out_directory=str(tmp_path), disable_plotting=True)
+        test(
+            str(REPO / stories),
+            agent,
+            out_directory=str(tmp_path),
+            e2e=True,  # the user's words go through NLU too: intents and entities must match
+            disable_plotting=True,
+        )
     )
     report = json.loads((tmp_path / "story_report.json").read_text())["conversation_accuracy"]
     assert report["correct"] == report["total"] > 0, (
         tmp_path / "failed_test_stories.yml"
     ).read_text()
     assert result["accuracy"] == 1.0
+
+
+@pytest.mark.slow
+def test_rest_channel_follows_an_improvising_user(default_bot_model, tmp_path):
+    """The same conversation through `rasa run`'s REST channel: replies and booking slots."""
+    with bot_server(default_bot_model, tmp_path) as server:
+        for text, expected, slots in IMPROVISED:
+            reply = say_rest(server["url"], "improviser", text)
+            assert reply.status_code == 200, reply.text
+            said = " ".join(m.get("text", "") for m in reply.json())
+            assert re.search(expected, said, re.IGNORECASE), (text, said)
+            now = tracker(server["url"], "improviser")["slots"]
+            for name, value in slots.items():
+                got = now[name].lower() if isinstance(now[name], str) else now[name]
+                assert got == value, (text, name, now)
+
+
+@pytest.mark.slow
+def test_nlu_reads_a_multi_word_city_as_one_entity(default_bot_model):
+    import asyncio
+
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(default_bot_model))
+    for text, name, value in [
+        ("flights to new york city", "new york city", "New York"),  # a synonym in data/nlu.yml
+        ("i need to fly to salt lake city", "salt lake city", "Salt Lake City"),
+        ("from st. louis please", "st. louis", "St. Louis"),
+    ]:
+        parsed = asyncio.run(agent.parse_message(text))
+        found = [(text[e["start"] : e["end"]], e["value"]) for e in parsed["entities"]]
+        assert found == [(name, value)], parsed["entities"]

@@ -1,4 +1,5 @@
-"""Real servers for the serving tests: `rasa run` replicas and `redis-server`, on 127.0.0.1 only."""
+"""Real servers for the tests: `rasa run` replicas, the bot's action server and `redis-server`,
+on 127.0.0.1 only."""
 
 import os
 import shutil
@@ -89,6 +90,40 @@ def rasa_server(
         yield {"url": url, "process": process}
     finally:
         stop(process)
+
+
+@contextmanager
+def action_server(log: Path) -> Iterator[str]:
+    """`rasa run actions` with the default bot's actions/ on a free port; yields the webhook URL."""
+    port = free_port()
+    command = [RASA, "run", "actions", "--actions", "actions", "-p", str(port)]
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(
+            lambda: requests.get(f"{url}/health", timeout=5).ok, 120, "action server", process, log
+        )
+        yield f"{url}/webhook"
+    finally:
+        stop(process)
+
+
+def endpoints_file(path: Path, action_webhook: str, extra: str = "") -> Path:
+    """An endpoints.yml pointing the bot at `action_webhook`, plus any other `extra` endpoints."""
+    path.write_text(f"action_endpoint:\n  url: {action_webhook}\n{extra}")
+    return path
+
+
+@contextmanager
+def bot_server(model: Path, folder: Path, extra_endpoints: str = "") -> Iterator[Dict[str, Any]]:
+    """The default bot behind `rasa run`, with its own action server; yields as `rasa_server`."""
+    with action_server(folder / "actions.log") as webhook:
+        endpoints = endpoints_file(folder / "endpoints.yml", webhook, extra_endpoints)
+        with rasa_server(model, folder / "rasa.log", endpoints) as server:
+            yield server
 
 
 @contextmanager

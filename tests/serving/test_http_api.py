@@ -4,7 +4,7 @@ message in the tracker), never a crash, as README "Security" says."""
 import pytest
 import requests
 
-from tests.serving.servers import rasa_server, say, tracker, user_texts
+from tests.serving.servers import bot_server, say, tracker, user_texts
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ BAD_TEXTS = {
 
 @pytest.fixture(scope="module")
 def server(default_bot_model, tmp_path_factory):
-    with rasa_server(default_bot_model, tmp_path_factory.mktemp("http") / "rasa.log") as s:
+    with bot_server(default_bot_model, tmp_path_factory.mktemp("http")) as s:
         yield s
 
 
