@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 REQUIRED = ["origin", "destination", "departure_date"]
 OPTIONAL = ["return_date", "passengers", "travel_class"]
 BOOKING = REQUIRED + OPTIONAL + ["time", "airline"]
+NEW_BOOKING = {"book_flight", "inform"}  # intents whose details start a new booking
 
 NUMBERS = {
     "one": 1, "single": 1, "two": 2, "couple": 2, "pair": 2, "three": 3, "four": 4,
@@ -76,8 +77,8 @@ def details(tracker: Tracker) -> str:
 
 
 class ActionResetBooking(Action):
-    """Forgets the booking details the user did not give in their latest message, unless the
-    form is still collecting them."""
+    """Forgets the last booking's details: all of them, or, when the latest message asks for a
+    new booking, those it did not give; nothing while the form is still collecting them."""
 
     def name(self) -> str:
         return "action_reset_booking"
@@ -87,7 +88,9 @@ class ActionResetBooking(Action):
     ) -> List[Dict[str, Any]]:
         if tracker.active_loop.get("name"):
             return []  # a booking in progress (a misread "book" mid-form) keeps what was given
-        keep = set_since_last_message(tracker)
+        # A new booking ("book me a flight to chicago") keeps what its request named.
+        starts = (tracker.latest_message.get("intent") or {}).get("name") in NEW_BOOKING
+        keep = set_since_last_message(tracker) if starts else set()
         return [SlotSet(s, None) for s in BOOKING if s not in keep and tracker.get_slot(s)]
 
 

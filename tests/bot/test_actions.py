@@ -19,8 +19,10 @@ from tests.conftest import REPO
 DOMAIN = yaml.safe_load((REPO / "config" / "domain.yml").read_text())
 
 
-def tracker(slots: dict, events: list = ()) -> Tracker:
-    return Tracker("u", slots, {}, list(events), False, None, {}, "action_listen")
+def tracker(slots: dict, events: list = (), intent: str = "", form: str = "") -> Tracker:
+    latest = {"intent": {"name": intent}} if intent else {}
+    loop = {"name": form} if form else {}
+    return Tracker("u", slots, latest, list(events), False, None, loop, "action_listen")
 
 
 def run(action, state: Tracker):
@@ -54,13 +56,32 @@ def test_reset_keeps_only_what_the_latest_message_gave():
         {"event": "user", "text": "book me a flight to chicago"},
         {"event": "slot", "name": "destination", "value": "chicago"},
     ]
-    _, reset = run(ActionResetBooking(), tracker({**old, "destination": "chicago"}, events))
+    state = tracker({**old, "destination": "chicago"}, events, intent="book_flight")
+    _, reset = run(ActionResetBooking(), state)
     assert {e["name"]: e["value"] for e in reset} == {"origin": None, "departure_date": None}
+
+
+def test_reset_after_a_refused_change_forgets_the_change_too():
+    events = [
+        {"event": "user", "text": "make it three people"},
+        {"event": "slot", "name": "passengers", "value": "three"},
+    ]
+    state = tracker({"passengers": "three"}, events, intent="change_booking")
+    _, reset = run(ActionResetBooking(), state)
+    assert reset == [{"event": "slot", "timestamp": None, "name": "passengers", "value": None}]
+
+
+def test_reset_while_the_form_collects_the_booking_forgets_nothing():
+    slots = {"origin": "Boston", "destination": "Denver"}
+    events = [{"event": "user", "text": "book it from boston"}]
+    state = tracker(slots, events, intent="book_flight", form="flight_form")
+    assert run(ActionResetBooking(), state)[1] == []
 
 
 def test_reset_after_a_plain_yes_forgets_the_whole_booking():
     slots = {"origin": "Boston", "destination": "Denver", "passengers": "2", "airline": "KLM"}
-    _, reset = run(ActionResetBooking(), tracker(slots, [{"event": "user", "text": "yes"}]))
+    state = tracker(slots, [{"event": "user", "text": "yes"}], intent="affirm")
+    _, reset = run(ActionResetBooking(), state)
     assert {e["name"] for e in reset} == set(slots)
     assert all(e["value"] is None for e in reset)
 

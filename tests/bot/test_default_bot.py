@@ -63,6 +63,9 @@ IMPROVISED = [
         },
     ),
     ("yes", r"new york to los angeles on december 24", {"origin": None, "passengers": None}),
+    # a change after the booking was made, then a "yes" that answers no confirmation question
+    ("make it three people", r"already made", {"passengers": None}),
+    ("yes", r"^(?!.*None)", {"origin": None}),
 ]
 
 
