@@ -109,6 +109,20 @@ def span_label(
     return label, min(c for c, n in zip(confidences[start:end], names) if n == label)
 
 
+def join_word_pieces(spans: Sequence[Span], offsets: Offsets) -> List[Span]:
+    """Adjacent spans of one label whose text touches (no space between them: pieces of one word,
+    e.g. the subwords "澳" "门" or "reyk" "javik") become one span."""
+    joined: List[Span] = []
+    for start, end, label in spans:
+        if joined:
+            first, last, previous = joined[-1]
+            if previous == label and last == start and offsets[last - 1][1] == offsets[start][0]:
+                joined[-1] = (first, end, label)
+                continue
+        joined.append((start, end, label))
+    return joined
+
+
 def entities_from_tags(
     text: str,
     offsets: Offsets,
@@ -123,7 +137,7 @@ def entities_from_tags(
     blank message one token holding the whole text).
     """
     entities = []
-    for start, end, label in spans_from_tags(tags["entity"]):
+    for start, end, label in join_word_pieces(spans_from_tags(tags["entity"]), offsets):
         begin, finish = offsets[start][0], offsets[end - 1][1]
         if not text[begin:finish].strip():
             continue

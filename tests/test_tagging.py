@@ -106,6 +106,21 @@ def test_entities_round_trip_with_exact_offsets_on_punctuation_and_double_spaces
         assert entities_from_tags(text, spans_offsets, {"entity": tags}) == wanted
 
 
+def test_pieces_of_one_word_tagged_apart_are_one_entity():
+    """Subword tokens with no space between them ("澳" "门", "reyk" "javik") tagged as two
+    entities of one label are one; words apart, or of other labels, stay apart."""
+    text = "去澳门 reykjavik boston denver"
+    pieces = [(0, 1), (1, 2), (2, 3), (4, 8), (8, 13), (14, 20), (21, 27)]
+    tags = ["O", "U-city", "U-city", "U-city", "U-city", "U-city", "U-city"]
+    found = entities_from_tags(text, pieces, {"entity": tags})
+    assert [e["value"] for e in found] == ["澳门", "reykjavik", "boston", "denver"]
+    tags[2] = "U-date"
+    assert [e["value"] for e in entities_from_tags(text, pieces, {"entity": tags})][:2] == [
+        "澳",
+        "门",
+    ]
+
+
 def test_confidence_is_the_lowest_of_the_entity_tokens():
     _, spans_offsets = offsets("to new york")
     entities = entities_from_tags(
