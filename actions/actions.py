@@ -77,8 +77,9 @@ def details(tracker: Tracker) -> str:
 
 
 class ActionResetBooking(Action):
-    """Forgets the last booking's details: all of them, or, when the latest message asks for a
-    new booking, those it did not give; nothing while the form is still collecting them."""
+    """Forgets the last booking's details: all of them (done, cancelled, refused), or, when the
+    latest message asks for a new booking, those it did not give, and nothing if the form is
+    still collecting them."""
 
     def name(self) -> str:
         return "action_reset_booking"
@@ -86,10 +87,10 @@ class ActionResetBooking(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
-        if tracker.active_loop.get("name"):
+        starts = (tracker.latest_message.get("intent") or {}).get("name") in NEW_BOOKING
+        if starts and tracker.active_loop.get("name"):
             return []  # a booking in progress (a misread "book" mid-form) keeps what was given
         # A new booking ("book me a flight to chicago") keeps what its request named.
-        starts = (tracker.latest_message.get("intent") or {}).get("name") in NEW_BOOKING
         keep = set_since_last_message(tracker) if starts else set()
         return [SlotSet(s, None) for s in BOOKING if s not in keep and tracker.get_slot(s)]
 

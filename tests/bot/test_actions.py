@@ -71,6 +71,14 @@ def test_reset_after_a_refused_change_forgets_the_change_too():
     assert reset == [{"event": "slot", "timestamp": None, "name": "passengers", "value": None}]
 
 
+def test_cancel_while_the_form_asks_forgets_the_booking():
+    slots = {"origin": "Boston", "destination": "Denver"}
+    events = [{"event": "user", "text": "forget it"}]
+    state = tracker(slots, events, intent="cancel_booking", form="flight_form")
+    _, reset = run(ActionResetBooking(), state)
+    assert {e["name"]: e["value"] for e in reset} == {"origin": None, "destination": None}
+
+
 def test_reset_while_the_form_collects_the_booking_forgets_nothing():
     slots = {"origin": "Boston", "destination": "Denver"}
     events = [{"event": "user", "text": "book it from boston"}]
