@@ -76,3 +76,20 @@ def tampered_copy(root: Path, tmp_path: Path, change: Callable[[Dict[str, Any]],
     change(metadata)
     path.write_text(json.dumps(metadata))
     return copy
+
+
+def conversations_right(stories: Path, agent: Any, out: Path) -> Dict[str, Any]:
+    """Rasa's end-to-end story evaluation (`rasa test core --e2e`: the user's words through NLU,
+    so intents and entities must match too, and every action) of `stories`; returns the story
+    report's conversation accuracy and the action accuracy, and the failed stories' text."""
+    import asyncio
+
+    from rasa.core.test import test
+
+    result = asyncio.run(
+        test(str(stories), agent, out_directory=str(out), e2e=True, disable_plotting=True)
+    )
+    report = json.loads((out / "story_report.json").read_text())["conversation_accuracy"]
+    failed = out / "failed_test_stories.yml"
+    text = failed.read_text() if failed.exists() else ""
+    return {**report, "actions": result["accuracy"], "failed": text}

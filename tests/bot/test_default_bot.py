@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from tests.conftest import RASA, REPO
+from tests.helpers import conversations_right
 from tests.serving.servers import action_server, bot_server, endpoints_file, free_port, tracker
 from tests.serving.servers import say as say_rest
 
@@ -160,27 +161,12 @@ def test_rasa_test_core_gets_every_held_out_conversation_right(
 ):
     """Rasa's own story evaluation (`rasa test core`) of the trained default bot: the held-out
     conversations, and the long-range ones where what was said turns earlier decides the action."""
-    import asyncio
-    import json
-
     from rasa.core.agent import Agent
-    from rasa.core.test import test
 
     agent = Agent.load(str(default_bot_model))
-    result = asyncio.run(
-        test(
-            str(REPO / stories),
-            agent,
-            out_directory=str(tmp_path),
-            e2e=True,  # the user's words go through NLU too: intents and entities must match
-            disable_plotting=True,
-        )
-    )
-    report = json.loads((tmp_path / "story_report.json").read_text())["conversation_accuracy"]
-    assert report["correct"] == report["total"] > 0, (
-        tmp_path / "failed_test_stories.yml"
-    ).read_text()
-    assert result["accuracy"] == 1.0
+    report = conversations_right(REPO / stories, agent, tmp_path)
+    assert report["correct"] == report["total"] > 0, report["failed"]
+    assert report["actions"] == 1.0
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RASA, REPO
+from tests.helpers import conversations_right
 
 BOT = REPO / "examples" / "chinese_flight"
 
@@ -71,16 +72,6 @@ def test_booking_with_everything_given_is_confirmed_at_once(agent):
 def test_rasa_test_gets_every_held_out_conversation_right(agent, tmp_path):
     """Rasa's end-to-end story evaluation of the held-out conversations (tests/test_stories.yml):
     the user's words through NLU (intents and entities) and every action must match."""
-    import json
-
-    from rasa.core.test import test
-
-    stories = BOT / "tests" / "test_stories.yml"
-    result = asyncio.run(
-        test(str(stories), agent, out_directory=str(tmp_path), e2e=True, disable_plotting=True)
-    )
-    report = json.loads((tmp_path / "story_report.json").read_text())["conversation_accuracy"]
-    assert report["correct"] == report["total"] == 10, (
-        tmp_path / "failed_test_stories.yml"
-    ).read_text()
-    assert result["accuracy"] == 1.0
+    report = conversations_right(BOT / "tests" / "test_stories.yml", agent, tmp_path)
+    assert report["correct"] == report["total"] == 10, report["failed"]
+    assert report["actions"] == 1.0
