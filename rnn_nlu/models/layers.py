@@ -1,7 +1,8 @@
-"""Keras layers shared by the model builders: recurrent layers, word dropout, masked pooling, and
-the inputs for the features of Rasa's featurizers (a weighted embedding-bag for sparse ones)."""
+"""Keras layers shared by the model builders: recurrent layers, word dropout, masked pooling, the
+inputs for the features of Rasa's featurizers (a weighted embedding-bag for sparse ones), and the
+functional model class that trains on each batch cut to its longest message."""
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
 from tensorflow import keras
@@ -10,6 +11,50 @@ from rnn_nlu.features import PAD_ID, UNK_ID
 
 RNN_TYPES = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple": keras.layers.SimpleRNN}
 NEG_INF = -1e9
+
+
+class TrimmingModel(keras.Model):
+    """A functional model whose training, evaluation and prediction steps first cut the batch's
+    per-token inputs to its longest message, so that no recurrent step runs over padding only.
+
+    Every input has time as axis 1 ("token_ids", "feature_ids", "feature_values",
+    "dense_features", "char_ids"); a message's length is its count of non-zero token ids. The
+    token mask already makes padding change nothing, so only the time spent on it is saved. Targets
+    are cut too when `per_token_outputs` (a tagger's (batch, time, heads)); prediction is then
+    left whole, so that batches of `predict` keep one width. Calling the model cuts nothing.
+    """
+
+    per_token_outputs = False
+
+    @staticmethod
+    def lengths(inputs: Any) -> tf.Tensor:
+        """(batch,) count of non-zero token ids per message; right padding is assumed."""
+        token_ids = inputs["token_ids"] if isinstance(inputs, Mapping) else inputs
+        return tf.math.count_nonzero(token_ids, axis=1, dtype=tf.int32)
+
+    def trim(self, data: Any) -> Any:
+        """`data`, (x[, y[, sample_weight]]) of a right-padded batch, cut to its longest message."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        length = tf.maximum(tf.reduce_max(self.lengths(x)), 1)  # an all-empty batch keeps a step
+
+        def cut(t: tf.Tensor) -> tf.Tensor:
+            return t[:, :length]
+
+        x = tf.nest.map_structure(cut, x)
+        if self.per_token_outputs and y is not None:
+            y = tf.nest.map_structure(cut, y)
+            if sample_weight is not None and sample_weight.shape.rank > 1:
+                sample_weight = cut(sample_weight)
+        return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+
+    def train_step(self, data: Any) -> Dict[str, Any]:
+        return super().train_step(self.trim(data))
+
+    def test_step(self, data: Any) -> Dict[str, Any]:
+        return super().test_step(self.trim(data))
+
+    def predict_step(self, data: Any) -> Any:
+        return super().predict_step(data if self.per_token_outputs else self.trim(data))
 
 
 def recurrent_layer(

@@ -17,7 +17,13 @@ from rasa.utils.tensorflow.crf import crf_log_likelihood
 from tensorflow import keras
 
 from rnn_nlu.models import crf_decoding
-from rnn_nlu.models.layers import NEG_INF, WordDropout, add_rasa_features, recurrent_layer
+from rnn_nlu.models.layers import (
+    NEG_INF,
+    TrimmingModel,
+    WordDropout,
+    add_rasa_features,
+    recurrent_layer,
+)
 
 
 class CharCNN(keras.layers.Layer):
@@ -82,13 +88,16 @@ class CRF(keras.layers.Layer):
         return {**super().get_config(), "num_tags": self.num_tags}
 
 
-class SequenceTagger(keras.Model):
+class SequenceTagger(TrimmingModel):
     """A functional model from token (and character) ids to tag scores per head (`entity`, ...).
 
     Its loss is the CRF negative log-likelihood for heads ending in a `CRF` layer and softmax
     cross-entropy otherwise, summed over each message's tokens and averaged over the batch. Fit it
-    with targets of shape (batch, time, heads), heads in output order, and no Keras loss.
+    with targets of shape (batch, time, heads), heads in output order, and no Keras loss; training
+    and evaluation steps cut inputs and targets to the batch's longest message (`TrimmingModel`).
     """
+
+    per_token_outputs = True
 
     def __init__(
         self,
@@ -111,23 +120,6 @@ class SequenceTagger(keras.Model):
         """The CRF layer of `head`, or None when the head is a softmax."""
         layer = self.get_layer(head)
         return layer if isinstance(layer, CRF) else None
-
-    @staticmethod
-    def lengths(inputs: Any) -> tf.Tensor:
-        token_ids = inputs["token_ids"] if isinstance(inputs, Mapping) else inputs
-        return tf.math.count_nonzero(token_ids, axis=1, dtype=tf.int32)  # (batch,)
-
-    def _trim(self, data: Any) -> Any:
-        """Cuts a right-padded batch to its longest message: no steps over padding only."""
-        x, y = data[0], data[1]
-        length = tf.reduce_max(self.lengths(x))
-        return tf.nest.map_structure(lambda t: t[:, :length], x), y[:, :length]
-
-    def train_step(self, data: Any) -> Dict[str, Any]:
-        return super().train_step(self._trim(data))
-
-    def test_step(self, data: Any) -> Dict[str, Any]:
-        return super().test_step(self._trim(data))
 
     def compute_loss(
         self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None
