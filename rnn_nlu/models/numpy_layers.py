@@ -1,0 +1,393 @@
+"""The layers of our Keras models in plain NumPy, for serving: no graph to build or trace at load.
+
+Each function gives what the Keras layer of the same name gives in inference mode (dropout off),
+to within float32 rounding; weights come as a mapping from `canonical_name`s to arrays, each with
+a leading member axis (see `stack_members`).
+"""
+
+import re
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+Weights = Mapping[str, np.ndarray]
+
+# Keras names a recurrent layer's cell with a per-process counter ("lstm_cell_7"): drop it.
+_CELL = re.compile(r"/(lstm|gru|simple_rnn)_cell(_\d+)?(?=/)")
+
+
+def canonical_name(weight_name: str) -> str:
+    """A Keras weight's name without what changes from process to process:
+    "bi_lstm_0/forward_lstm_0/lstm_cell_7/kernel:0" -> "bi_lstm_0/forward_lstm_0/kernel"."""
+    return _CELL.sub("", weight_name).split(":")[0]
+
+
+def named_members(
+    names: Sequence[str], weights: Sequence[np.ndarray], members: int
+) -> List[Dict[str, np.ndarray]]:
+    """Splits an ensemble's flat weight list (member after member) into one mapping per member."""
+    if members < 1 or len(names) != len(weights) or len(weights) % members:
+        raise ValueError(
+            f"{len(weights)} weight arrays and {len(names)} names cannot be {members} networks"
+        )
+    size = len(weights) // members
+    return [
+        dict(zip(names[i * size : (i + 1) * size], weights[i * size : (i + 1) * size]))
+        for i in range(members)
+    ]
+
+
+NEG_INF = -1e9  # as `rnn_nlu.models.layers.NEG_INF`, which imports TensorFlow
+State = Tuple[np.ndarray, ...]
+
+# The layers below take weights with a leading member axis (M, ...): the M networks of an ensemble
+# of one layout (`stack_members`), or one network as M = 1 (`as_members`), run in one pass. Their
+# activations are (M, batch, ...); masks and model inputs, shared by the members, have no member
+# axis, and an input without one (1, batch, ...) broadcasts over the members.
+
+
+def stack_members(networks: Sequence[Weights]) -> Dict[str, np.ndarray]:
+    """An ensemble's networks of one layout as one set of weights: each weight of the members
+    stacked on a new axis 0, as the forward passes take them with `stacked=True`."""
+    if not networks:
+        raise ValueError("no networks to stack")
+    names = set(networks[0])
+    for i, network in enumerate(networks[1:], 1):
+        if set(network) != names:
+            differ = sorted(names.symmetric_difference(network))
+            raise ValueError(f"networks 0 and {i} differ in their weights: {differ}")
+    stacked = {}
+    for name in networks[0]:
+        shapes = [np.shape(network[name]) for network in networks]
+        if len(set(shapes)) > 1:
+            raise ValueError(f"the networks' weight {name!r} differs in shape: {shapes}")
+        stacked[name] = np.stack([network[name] for network in networks])
+    return stacked
+
+
+def as_members(weights: Weights, stacked: bool) -> Weights:
+    """`weights` with a leading member axis: as they are when `stacked`, else as M = 1 network."""
+    return weights if stacked else {name: np.asarray(w)[None] for name, w in weights.items()}
+
+
+def weight(weights: Weights, name: str) -> np.ndarray:
+    """`weights[name]` as float32; a KeyError naming the weight when the network lacks it."""
+    if name not in weights:
+        raise KeyError(f"the network has no weight {name!r}; it has {sorted(weights)}")
+    return np.asarray(weights[name], dtype=np.float32)
+
+
+def per_member(w: np.ndarray, ndim: int) -> np.ndarray:
+    """A (M, n) per-member vector as (M, 1, ..., 1, n), to broadcast over (M, ..., n) arrays."""
+    return w.reshape(w.shape[0], *(1,) * (ndim - w.ndim), *w.shape[1:])
+
+
+def matmul(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """(M or 1, ..., in) @ (M, in, out), member by member: -> (M, ..., out), one batched matmul."""
+    y = x.reshape(x.shape[0], -1, x.shape[-1]) @ kernel  # (M, everything else, out)
+    return y.reshape(y.shape[0], *x.shape[1:-1], kernel.shape[-1])
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function, without overflow warnings for large negative inputs."""
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0)
+
+
+ACTIVATIONS: Dict[Optional[str], Callable[[np.ndarray], np.ndarray]] = {
+    None: lambda x: x,
+    "linear": lambda x: x,
+    "relu": relu,
+    "tanh": np.tanh,
+    "softmax": softmax,
+}
+
+
+def embedding(weights: Weights, name: str, ids: np.ndarray) -> np.ndarray:
+    """keras.layers.Embedding: (...) ids -> (M, ..., dim)."""
+    return weight(weights, f"{name}/embeddings")[:, ids]
+
+
+def dense(
+    weights: Weights,
+    name: str,
+    x: np.ndarray,
+    activation: Optional[str] = None,
+    use_bias: bool = True,
+) -> np.ndarray:
+    """keras.layers.Dense over the last axis: (M or 1, ..., in) -> (M, ..., out)."""
+    y = matmul(x, weight(weights, f"{name}/kernel"))
+    if use_bias:
+        y = y + per_member(weight(weights, f"{name}/bias"), y.ndim)
+    return ACTIVATIONS[activation](y)
+
+
+# Recurrent cells. `x_t` is the step's input already times the kernel, plus the input bias (one
+# matmul for all steps); leading axes are free: (M, batch) or (directions, M, batch), with
+# (..., units, gates) recurrent kernels of the same leading axes but batch.
+
+
+def lstm_cell(
+    x_t: np.ndarray, state: State, recurrent_kernel: np.ndarray, recurrent_bias: None = None
+) -> Tuple[np.ndarray, State]:
+    """One keras LSTM step, gates in Keras order i, f, c, o: -> (h, (h, c))."""
+    h, c = state
+    u = h.shape[-1]
+    z = x_t + h @ recurrent_kernel  # (..., 4 * units)
+    gates = sigmoid(z)
+    c = gates[..., u : 2 * u] * c + gates[..., :u] * np.tanh(z[..., 2 * u : 3 * u])
+    h = gates[..., 3 * u :] * np.tanh(c)
+    return h, (h, c)
+
+
+def gru_cell(
+    x_t: np.ndarray, state: State, recurrent_kernel: np.ndarray, recurrent_bias: np.ndarray
+) -> Tuple[np.ndarray, State]:
+    """One keras GRU step (reset_after=True), gates z, r, h: hh = tanh(x_h + r * (h U_h + b_h))."""
+    (h,) = state
+    u = h.shape[-1]
+    inner = h @ recurrent_kernel + recurrent_bias  # (..., 3 * units)
+    zr = sigmoid(x_t[..., : 2 * u] + inner[..., : 2 * u])
+    z, r = zr[..., :u], zr[..., u:]
+    hh = np.tanh(x_t[..., 2 * u :] + r * inner[..., 2 * u :])
+    h = z * h + (1.0 - z) * hh
+    return h, (h,)
+
+
+def simple_rnn_cell(
+    x_t: np.ndarray, state: State, recurrent_kernel: np.ndarray, recurrent_bias: None = None
+) -> Tuple[np.ndarray, State]:
+    """One keras SimpleRNN step: h = tanh(x W + b + h U)."""
+    h = np.tanh(x_t + state[0] @ recurrent_kernel)
+    return h, (h,)
+
+
+CELLS = {"lstm": (lstm_cell, 2), "gru": (gru_cell, 1), "simple": (simple_rnn_cell, 1)}
+
+
+def run_cell(
+    rnn_type: str,
+    projected: np.ndarray,
+    mask: np.ndarray,
+    recurrent_kernel: np.ndarray,
+    recurrent_bias: Optional[np.ndarray] = None,
+    return_sequences: bool = True,
+    zero_output_for_mask: bool = False,
+) -> np.ndarray:
+    """A cell over (..., batch, time, gates) projected inputs from a zero state, as
+    keras.backend.rnn, with a (..., batch, time) mask broadcasting over the leading axes.
+
+    A masked step keeps the state and outputs zeros (`zero_output_for_mask`) or the previous
+    output. Returns (..., batch, time, units), or the last step's output (..., batch, units).
+    """
+    cell, num_states = CELLS[rnn_type]
+    *lead, time, _ = projected.shape
+    units = recurrent_kernel.shape[-2]
+    zeros = np.zeros((*lead, units), np.float32)
+    state: State = (zeros,) * num_states
+    output = zeros
+    outputs = np.empty((*lead, time, units), np.float32) if return_sequences else None
+    lead_axes = tuple(range(mask.ndim - 1))
+    any_valid, all_valid = mask.any(axis=lead_axes).tolist(), mask.all(axis=lead_axes).tolist()
+    for t in range(time):
+        if all_valid[t]:  # the common case (one message): no masking to do
+            output, state = cell(projected[..., t, :], state, recurrent_kernel, recurrent_bias)
+        elif any_valid[t]:
+            new_output, new_state = cell(
+                projected[..., t, :], state, recurrent_kernel, recurrent_bias
+            )
+            valid = mask[..., t, None]  # (..., batch, 1)
+            state = tuple(np.where(valid, new, old) for new, old in zip(new_state, state))
+            output = np.where(valid, new_output, zeros if zero_output_for_mask else output)
+        elif zero_output_for_mask:
+            output = zeros
+        if outputs is not None:
+            outputs[..., t, :] = output
+    return outputs if outputs is not None else output
+
+
+def _rnn_weights(
+    weights: Weights, name: str, rnn_type: str
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """kernel, recurrent kernel, input bias, recurrent bias (GRU only, (M, 1, 3 * units)) of a
+    recurrent layer."""
+    if rnn_type not in CELLS:
+        raise ValueError(f"rnn_type must be one of {sorted(CELLS)}, not {rnn_type!r}")
+    kernel = weight(weights, f"{name}/kernel")
+    recurrent_kernel = weight(weights, f"{name}/recurrent_kernel")
+    bias = weight(weights, f"{name}/bias")
+    if rnn_type == "gru":  # (M, 2, 3 * units): input bias, recurrent bias
+        return kernel, recurrent_kernel, bias[:, 0], bias[:, 1, None]
+    return kernel, recurrent_kernel, bias, None
+
+
+def _projected(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """A recurrent layer's inputs times its kernel plus the input bias, all steps at once."""
+    y = matmul(x, kernel)
+    return y + per_member(bias, y.ndim)
+
+
+def recurrent(
+    weights: Weights,
+    name: str,
+    rnn_type: str,
+    x: np.ndarray,
+    mask: np.ndarray,
+    return_sequences: bool = True,
+    go_backwards: bool = False,
+    zero_output_for_mask: bool = False,
+) -> np.ndarray:
+    """keras LSTM/GRU/SimpleRNN layer `name` over (M, batch, time, features) with a (batch, time)
+    mask.
+
+    Returns (M, batch, time, units) (in processing order: reversed when `go_backwards`, as Keras),
+    or the last output (M, batch, units).
+    """
+    kernel, recurrent_kernel, input_bias, recurrent_bias = _rnn_weights(weights, name, rnn_type)
+    projected = _projected(x, kernel, input_bias)  # (M, batch, time, gates * units)
+    if go_backwards:
+        projected, mask = projected[..., ::-1, :], mask[:, ::-1]
+    return run_cell(
+        rnn_type,
+        projected,
+        mask,
+        recurrent_kernel,
+        recurrent_bias,
+        return_sequences,
+        zero_output_for_mask,
+    )
+
+
+def bidirectional(
+    weights: Weights,
+    name: str,
+    layer: str,
+    rnn_type: str,
+    x: np.ndarray,
+    mask: np.ndarray,
+    return_sequences: bool = True,
+) -> np.ndarray:
+    """keras.layers.Bidirectional `name` around recurrent layer `layer` (concat, forward first)
+    over (M, batch, time, features) with a (batch, time) mask.
+
+    Masked steps output zeros when returning sequences (Keras forces `zero_output_for_mask`
+    there). Both directions of every member run in one loop: (2, M, batch, ...) arrays, one
+    batched matmul a step. Returns (M, batch, time, 2 * units) or (M, batch, 2 * units).
+    """
+    directions = [
+        _rnn_weights(weights, f"{name}/{way}_{layer}", rnn_type) for way in ("forward", "backward")
+    ]
+    (fk, fu, fb, frb), (bk, bu, bb, brb) = directions
+    # (2, M, batch, time, gates * units), the backward direction's steps reversed
+    projected = np.stack([_projected(x, fk, fb), _projected(x, bk, bb)[..., ::-1, :]])
+    masks = np.stack([mask, mask[:, ::-1]])[:, None]  # (2, 1, batch, time)
+    out = run_cell(
+        rnn_type,
+        projected,
+        masks,
+        np.stack([fu, bu]),  # (2, M, units, gates * units)
+        None if frb is None else np.stack([frb, brb]),  # (2, M, 1, gates * units)
+        return_sequences,
+        zero_output_for_mask=return_sequences,
+    )
+    if return_sequences:  # (2, M, batch, time, units): the backward outputs back in input order
+        return np.concatenate([out[0], out[1][..., ::-1, :]], axis=-1)
+    return np.concatenate([out[0], out[1]], axis=-1)
+
+
+def masked_max_pooling(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """MaskedGlobalMaxPooling1D: (..., batch, time, units), (batch, time) -> (..., batch, units)."""
+    return np.where(mask[..., None], x, np.float32(NEG_INF)).max(axis=-2)
+
+
+def masked_mean_pooling(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """GlobalAveragePooling1D with a mask: (..., batch, time, units) -> (..., batch, units)."""
+    m = mask[..., None].astype(np.float32)
+    return (x * m).sum(axis=-2) / m.sum(axis=-2)
+
+
+def attention_pooling(weights: Weights, name: str, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """AttentionPooling: sum_t softmax_t(v . tanh(W x_t + b)) x_t, padding masked:
+    (M, batch, time, units) -> (M, batch, units)."""
+    projected = dense(weights, f"{name}/project", x, "tanh")  # (M, batch, time, attention units)
+    scores = dense(weights, f"{name}/score", projected, use_bias=False)[..., 0]  # (M, batch, time)
+    attention = softmax(np.where(mask, scores, np.float32(NEG_INF)))
+    return (attention[..., None, :] @ x)[..., 0, :]
+
+
+def weighted_embedding_bag(
+    weights: Weights, name: str, ids: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """WeightedEmbeddingBag: (batch, time, K) ids (0: padding), values -> (M, batch, time,
+    units)."""
+    values = np.where(ids != 0, values, 0.0).astype(np.float32)
+    vectors = embedding(weights, f"{name}/feature_embedding", ids)  # (M, batch, time, K, units)
+    return (values[..., None, :] @ vectors)[..., 0, :]
+
+
+def add_rasa_features(
+    weights: Weights,
+    x: np.ndarray,
+    inputs: Mapping[str, np.ndarray],
+    sparse: bool,
+    dense_features: bool,
+) -> np.ndarray:
+    """layers.add_rasa_features in inference: [x; bag of sparse features; projected dense ones]."""
+    parts = [x]
+    if sparse:
+        ids, values = _input(inputs, "feature_ids"), _input(inputs, "feature_values")
+        parts.append(weighted_embedding_bag(weights, "sparse_features", ids, values))
+    if dense_features:
+        features = _input(inputs, "dense_features")[None]  # (1, batch, time, features)
+        parts.append(dense(weights, "dense_projection", features))
+    return np.concatenate(parts, axis=-1) if len(parts) > 1 else x
+
+
+def _input(inputs: Mapping[str, np.ndarray], key: str) -> np.ndarray:
+    if key not in inputs:
+        raise ValueError(f"the network needs the input {key!r}; given {sorted(inputs)}")
+    return np.asarray(inputs[key])
+
+
+def char_cnn(weights: Weights, name: str, char_ids: np.ndarray) -> np.ndarray:
+    """CharCNN: (batch, time, chars) ids, 0 for padding -> (M, batch, time, filters).
+
+    Embedding zeroed at padding, Conv1D 'same' + ReLU, max over each word's characters; a word
+    without characters gets zeros.
+    """
+    kernel = weight(weights, f"{name}/char_conv/kernel")  # (M, width, embedding, filters)
+    bias = weight(weights, f"{name}/char_conv/bias")
+    members, width, _, filters = kernel.shape
+    batch, time, chars = char_ids.shape
+    if chars == 0:
+        return np.zeros((members, batch, time, filters), np.float32)
+    present = (char_ids != 0)[..., None]  # (batch, time, chars, 1)
+    embedded = embedding(weights, f"{name}/char_embedding", char_ids) * present
+    before = (width - 1) // 2  # TensorFlow's 'same': the extra padding goes after
+    padded = np.pad(embedded, [(0, 0)] * 3 + [(before, width - 1 - before), (0, 0)])
+    features = sum(matmul(padded[..., i : i + chars, :], kernel[:, i]) for i in range(width))
+    features = relu(features + per_member(bias, features.ndim))
+    features = np.where(present, features, np.float32(NEG_INF)).max(axis=-2)
+    return np.where(present.any(axis=-2), features, np.float32(0.0))
+
+
+def shift_right(x: np.ndarray) -> np.ndarray:
+    """rcnn.ShiftRight: x'_t = x_{t-1}, x'_0 = 0 over (..., time, features)."""
+    return np.pad(x[..., :-1, :], [(0, 0)] * (x.ndim - 2) + [(1, 0), (0, 0)])
+
+
+def reverse_valid(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """rcnn.ReverseValid: each sequence's unpadded prefix reversed, right padding in place;
+    (..., batch, time, features) with a (batch, time) mask."""
+    lengths = mask.sum(axis=1)[:, None]  # (batch, 1)
+    steps = np.arange(x.shape[-2])[None, :]  # (1, time)
+    index = np.where(steps < lengths, lengths - 1 - steps, steps)  # (batch, time)
+    return x[..., np.arange(x.shape[-3])[:, None], index, :]

@@ -1,0 +1,194 @@
+"""Our Keras models' forward passes in plain NumPy, for serving without TensorFlow: the outputs of
+`model(inputs, training=False)` of `build_text_rnn`, `build_rcnn` and `build_tagger` to within
+float32 rounding.
+
+Each takes one network's `weights` ({`canonical_name`: array}), the `options` its builder was
+called with (missing keys take the builder's defaults) and right-padded `inputs`: (batch, time)
+token ids, or a dict of them ("token_ids") and the other inputs the model has ("feature_ids",
+"feature_values", "dense_features", "char_ids").
+
+The intent classifiers' forward passes also take an ensemble's M networks at once (`stacked=True`,
+weights from `stack_members`) and give each member's output; averaging them is the caller's. A
+few messages run in one pass with a member axis on every array, as a step's cost is then mostly
+Python and BLAS call overhead; larger batches run one member after another, as the members'
+arrays together outgrow the CPU caches.
+"""
+
+from typing import Any, Callable, Dict, Mapping, Tuple, Union
+
+import numpy as np
+
+from rnn_nlu.models.numpy_layers import (
+    Weights,
+    add_rasa_features,
+    as_members,
+    attention_pooling,
+    bidirectional,
+    char_cnn,
+    dense,
+    embedding,
+    masked_max_pooling,
+    masked_mean_pooling,
+    recurrent,
+    reverse_valid,
+    shift_right,
+)
+
+Inputs = Union[np.ndarray, Mapping[str, np.ndarray]]
+
+# The builders' defaults of the options that shape the forward pass (sizes come from the weights);
+# tests/models/test_numpy_models.py checks them against the builders' signatures.
+TEXT_RNN_DEFAULTS = {
+    "rnn_type": "lstm",
+    "num_layers": 1,
+    "bidirectional": True,
+    "pooling": "max",
+    "dense_units": (),
+    "sparse_feature_dim": 0,
+    "dense_feature_dim": 0,
+}
+RCNN_DEFAULTS = {
+    "rnn_type": "simple",
+    "dense_units": (),
+    "sparse_feature_dim": 0,
+    "dense_feature_dim": 0,
+}
+TAGGER_DEFAULTS = {
+    "rnn_type": "lstm",
+    "num_layers": 1,
+    "use_chars": True,
+    "sparse_feature_dim": 0,
+    "dense_feature_dim": 0,
+}
+POOLINGS = ("last", "max", "mean", "attention")
+# The largest batch that `stacked=True` runs in one pass (3 members of the default TextRNN on a
+# 2-core AMD EPYC: one pass 10-30 % faster than member after member up to 6 messages, 15-25 %
+# slower from 8).
+STACKED_MAX_BATCH = 4
+
+
+def text_rnn_forward(
+    weights: Weights, options: Mapping[str, Any], inputs: Inputs, stacked: bool = False
+) -> np.ndarray:
+    """`build_text_rnn(..., **options)`: -> (batch, labels) probabilities; with `stacked` weights
+    (`stack_members`), (members, batch, labels)."""
+    inputs = _as_dict(inputs)
+    if stacked and len(inputs["token_ids"]) > STACKED_MAX_BATCH:
+        return _member_by_member(text_rnn_forward, weights, options, inputs)
+    weights = as_members(weights, stacked)
+    o = {**TEXT_RNN_DEFAULTS, **options}
+    rnn_type, pooling = o["rnn_type"], o["pooling"]
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
+    mask, x = _embedded(weights, o, inputs)  # x: (M, batch, time, features)
+    for i in range(o["num_layers"]):
+        sequences = i < o["num_layers"] - 1 or pooling != "last"
+        layer = f"{rnn_type}_{i}"
+        if o["bidirectional"]:
+            x = bidirectional(weights, f"bi_{layer}", layer, rnn_type, x, mask, sequences)
+        else:
+            x = recurrent(weights, layer, rnn_type, x, mask, sequences)
+    if pooling == "max":  # x: (M, batch, features) after pooling
+        x = masked_max_pooling(x, mask)
+    elif pooling == "mean":
+        x = masked_mean_pooling(x, mask)
+    elif pooling == "attention":
+        x = attention_pooling(weights, "attention_pool", x, mask)
+    probabilities = _classify(weights, o, x)
+    return probabilities if stacked else probabilities[0]
+
+
+def rcnn_forward(
+    weights: Weights, options: Mapping[str, Any], inputs: Inputs, stacked: bool = False
+) -> np.ndarray:
+    """`build_rcnn(..., **options)`: -> (batch, labels) probabilities; with `stacked` weights
+    (`stack_members`), (members, batch, labels)."""
+    inputs = _as_dict(inputs)
+    if stacked and len(inputs["token_ids"]) > STACKED_MAX_BATCH:
+        return _member_by_member(rcnn_forward, weights, options, inputs)
+    weights = as_members(weights, stacked)
+    o = {**RCNN_DEFAULTS, **options}
+    rnn_type = o["rnn_type"]
+    mask, e = _embedded(weights, o, inputs)  # e: (M, batch, time, features)
+    left = recurrent(weights, f"left_{rnn_type}", rnn_type, shift_right(e), mask)
+    right = recurrent(
+        weights, f"right_{rnn_type}", rnn_type, shift_right(reverse_valid(e, mask)), mask
+    )
+    x = np.concatenate([left, e, reverse_valid(right, mask)], axis=-1)
+    y = dense(weights, "projection", x, "tanh")  # (M, batch, time, projection units)
+    probabilities = _classify(weights, o, masked_max_pooling(y, mask))
+    return probabilities if stacked else probabilities[0]
+
+
+def tagger_forward(
+    weights: Weights, options: Mapping[str, Any], inputs: Inputs
+) -> Dict[str, np.ndarray]:
+    """`build_tagger(vocab_size, **options)` (options hold `num_tags`): -> {head: (batch, time,
+    tags) scores}, the Keras outputs (a CRF layer passes its scores through)."""
+    weights = as_members(weights, stacked=False)
+    o = {**TAGGER_DEFAULTS, **options}
+    if not o.get("num_tags"):
+        raise ValueError("options must hold num_tags, the tag count of each head")
+    rnn_type = o["rnn_type"]
+    mask, x = _embedded(weights, o, inputs, chars=o["use_chars"])
+    for i in range(o["num_layers"]):
+        layer = f"{rnn_type}_{i}"
+        x = bidirectional(weights, f"bi_{layer}", layer, rnn_type, x, mask)  # (1, batch, time, 2u)
+    scores = {}
+    for head, count in o["num_tags"].items():
+        scores[head] = dense(weights, f"{head}_scores", x)[0]  # (batch, time, tags)
+        if scores[head].shape[-1] != count:
+            raise ValueError(
+                f"head {head!r}: {count} tags in options, weights for {scores[head].shape[-1]}"
+            )
+    return scores
+
+
+def _member_by_member(
+    forward: Callable[..., np.ndarray],
+    weights: Weights,
+    options: Mapping[str, Any],
+    inputs: Inputs,
+) -> np.ndarray:
+    """`forward(weights, options, inputs, stacked=True)`, one member after another."""
+    members = len(next(iter(weights.values())))
+    return np.stack(
+        [forward({k: w[m] for k, w in weights.items()}, options, inputs) for m in range(members)]
+    )
+
+
+def _as_dict(inputs: Inputs) -> Dict[str, np.ndarray]:
+    """The inputs as a dict holding (batch, time) "token_ids"."""
+    inputs = dict(inputs) if isinstance(inputs, Mapping) else {"token_ids": inputs}
+    if "token_ids" not in inputs:
+        raise ValueError(f"inputs must hold 'token_ids'; given {sorted(inputs)}")
+    inputs["token_ids"] = np.asarray(inputs["token_ids"])
+    if inputs["token_ids"].ndim != 2:
+        raise ValueError(
+            f"token_ids must be (batch, time), not of shape {inputs['token_ids'].shape}"
+        )
+    return inputs
+
+
+def _embedded(
+    weights: Weights, o: Mapping[str, Any], inputs: Inputs, chars: bool = False
+) -> Tuple[np.ndarray, np.ndarray]:
+    """The (batch, time) token mask and each token's vector (M, batch, time, features): word
+    embedding [+ character CNN] [+ Rasa's features]."""
+    inputs = _as_dict(inputs)
+    token_ids = inputs["token_ids"]
+    x = embedding(weights, "embedding", token_ids)  # (M, batch, time, embedding)
+    if chars:
+        if "char_ids" not in inputs:
+            raise ValueError("the network uses characters (use_chars) but inputs lack 'char_ids'")
+        x = np.concatenate([x, char_cnn(weights, "char_cnn", np.asarray(inputs["char_ids"]))], -1)
+    sparse, dense_features = o["sparse_feature_dim"] > 0, o["dense_feature_dim"] > 0
+    return token_ids != 0, add_rasa_features(weights, x, inputs, sparse, dense_features)
+
+
+def _classify(weights: Weights, o: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
+    """ReLU dense layers, then the softmax over intents: (M, batch, features) -> (M, batch,
+    labels)."""
+    for i in range(len(o["dense_units"])):
+        x = dense(weights, f"dense_{i}", x, "relu")
+    return dense(weights, "intent", x, "softmax")

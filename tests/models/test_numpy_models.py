@@ -1,0 +1,211 @@
+"""The NumPy forward passes against the Keras models they copy: every cell, direction, depth,
+pooling, feature input and tagger head, on right-padded batches of many lengths and on one token;
+the intent classifiers' for each member of an ensemble alone and for all of them in one pass."""
+
+import inspect
+import subprocess
+import sys
+from typing import Any, Callable, Dict, Iterator, Mapping, Union
+
+import numpy as np
+import pytest
+
+from rnn_nlu.models import numpy_models
+from rnn_nlu.models.numpy_layers import canonical_name, stack_members
+from rnn_nlu.models.numpy_models import (
+    RCNN_DEFAULTS,
+    TAGGER_DEFAULTS,
+    TEXT_RNN_DEFAULTS,
+    rcnn_forward,
+    tagger_forward,
+    text_rnn_forward,
+)
+from rnn_nlu.models.rcnn import build_rcnn
+from rnn_nlu.models.tagger import build_tagger
+from rnn_nlu.models.text_rnn import build_text_rnn
+
+VOCAB, LABELS, CHARS, SPARSE, DENSE = 50, 4, 20, 7, 3
+MEMBERS = 3  # of an ensemble
+ATOL = 1e-5
+FEATURES = {"sparse_feature_dim": SPARSE, "dense_feature_dim": DENSE}
+
+TEXT_RNN_SIZES = {"embedding_dim": 8, "rnn_units": 8, "feature_units": 5}
+# An LSTM or GRU layer takes a second or two to build (Keras traces a CPU and a cuDNN version),
+# a SimpleRNN a tenth of that: depth, direction and pooling vary mostly on SimpleRNNs, as the
+# masked run is the same code for every cell.
+TEXT_RNN_CASES = [  # every rnn_type, direction, depth and pooling, with and without features
+    {},  # the defaults: one bidirectional LSTM, max pooling
+    {"bidirectional": False, "pooling": "last", "dense_units": [6]},
+    {"bidirectional": False, "num_layers": 2, "pooling": "attention", **FEATURES},
+    {"rnn_type": "gru", "pooling": "last", "dense_units": [6, 5]},
+    {"rnn_type": "gru", "pooling": "attention", "sparse_feature_dim": SPARSE},
+    {"rnn_type": "gru", "bidirectional": False, "pooling": "mean", "dense_feature_dim": DENSE},
+    {"rnn_type": "simple", "bidirectional": False, "num_layers": 2, "pooling": "last"},
+    {"rnn_type": "simple", "bidirectional": False, "num_layers": 2, "pooling": "max"},
+    {"rnn_type": "simple", "num_layers": 2, "pooling": "last"},
+    {"rnn_type": "simple", "num_layers": 2, "pooling": "mean", "dense_units": [6], **FEATURES},
+    {"rnn_type": "simple", "num_layers": 2, "pooling": "attention"},
+    {"rnn_type": "simple", "pooling": "max", "dense_feature_dim": DENSE},
+]
+RCNN_SIZES = {"embedding_dim": 8, "context_units": 8, "projection_units": 12, "feature_units": 5}
+RCNN_CASES = [
+    {},  # the defaults: SimpleRNN contexts
+    {"rnn_type": "simple", "dense_units": [6], **FEATURES},
+    {"rnn_type": "gru", "dense_units": [6], "sparse_feature_dim": SPARSE},
+    {"rnn_type": "lstm", "dense_units": [6, 5], "dense_feature_dim": DENSE},
+]
+TAGGER_SIZES = {
+    "embedding_dim": 8,
+    "char_embedding_dim": 4,
+    "char_filters": 6,
+    "rnn_units": 8,
+    "feature_units": 5,
+}
+ENTITY, ROLES = {"entity": 5}, {"entity": 5, "role": 3}
+TAGGER_CASES = [
+    {"num_tags": ENTITY, "num_chars": CHARS},  # the defaults: one BiLSTM, characters, CRF
+    {"num_tags": ROLES, "num_chars": CHARS, "rnn_type": "gru", "use_crf": False, **FEATURES},
+    {"num_tags": ROLES, "rnn_type": "simple", "num_layers": 2, "use_chars": False},
+    {"num_tags": ENTITY, "num_chars": CHARS, "rnn_type": "simple", "num_layers": 2, **FEATURES},
+    {"num_tags": ROLES, "rnn_type": "simple", "use_chars": False, "use_crf": False, **FEATURES},
+]
+
+Inputs = Union[np.ndarray, Dict[str, np.ndarray]]
+
+
+def randomized(model: Any, seed: int = 0) -> Dict[str, np.ndarray]:
+    """Sets every weight of `model` to normal(0, 0.3) values, so that no bias or attention weight
+    is zero as initialized; returns them by canonical name."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        w.assign(rng.normal(0.0, 0.3, w.shape).astype(np.float32))
+    return {canonical_name(w.name): w.numpy() for w in model.weights}
+
+
+def batch(lengths: np.ndarray, time: int, options: Mapping[str, Any], seed: int) -> Inputs:
+    """Right-padded random inputs of the model built with `options`; tokens without characters
+    and feature values at padding feature ids included."""
+    rng = np.random.default_rng(seed)
+    mask = np.arange(time)[None, :] < lengths[:, None]  # (batch, time)
+    token_ids = np.where(mask, rng.integers(1, VOCAB, mask.shape), 0).astype(np.int32)
+    inputs = {"token_ids": token_ids}
+    if options.get("sparse_feature_dim", 0):
+        ids = rng.integers(0, SPARSE + 1, (*mask.shape, 3))  # 0: padding among the features
+        inputs["feature_ids"] = np.where(mask[..., None], ids, 0).astype(np.int32)
+        inputs["feature_values"] = rng.normal(size=ids.shape).astype(np.float32)
+    if options.get("dense_feature_dim", 0):
+        inputs["dense_features"] = rng.normal(size=(*mask.shape, DENSE)).astype(np.float32)
+    if options.get("num_chars"):
+        chars = 6
+        counts = np.where(mask, rng.integers(0, chars + 1, mask.shape), 0)  # some words: none
+        present = np.arange(chars)[None, None, :] < counts[..., None]
+        ids = rng.integers(1, CHARS, (*mask.shape, chars))
+        inputs["char_ids"] = np.where(present, ids, 0).astype(np.int32)
+    return inputs if len(inputs) > 1 or "num_tags" in options else token_ids
+
+
+def batches(options: Mapping[str, Any]) -> Iterator[Inputs]:
+    """25 messages of lengths 1..25 in one batch with two steps of padding only, then one token."""
+    yield batch(np.random.default_rng(1).permutation(np.arange(1, 26)), 27, options, seed=2)
+    yield batch(np.array([1]), 1, options, seed=3)
+
+
+def check_ensemble(
+    model: Any, forward: Callable[..., np.ndarray], options: Mapping[str, Any], monkeypatch: Any
+):
+    """`model` randomized as each of MEMBERS networks in turn: `forward` of each network's weights
+    alone, and of all of them stacked (in one pass, and member after member), gives that
+    network's Keras outputs."""
+    networks, expected = [], []
+    for seed in range(MEMBERS):
+        networks.append(randomized(model, seed))
+        expected.append([model(inputs, training=False).numpy() for inputs in batches(options)])
+    stacked = stack_members(networks)
+    for b, inputs in enumerate(batches(options)):
+        for m, weights in enumerate(networks):
+            alone = forward(weights, options, inputs)
+            assert alone.dtype == np.float32
+            np.testing.assert_allclose(alone, expected[m][b], rtol=0, atol=ATOL)
+        for max_batch in (10**6, 0):  # every batch in one pass; every batch member by member
+            monkeypatch.setattr(numpy_models, "STACKED_MAX_BATCH", max_batch)
+            together = forward(stacked, options, inputs, stacked=True)
+            assert together.dtype == np.float32
+            assert together.shape == (MEMBERS, *expected[0][b].shape)
+            for m in range(MEMBERS):
+                np.testing.assert_allclose(together[m], expected[m][b], rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("options", TEXT_RNN_CASES, ids=str)
+def test_text_rnn_forward_is_the_keras_model(options, monkeypatch):
+    model = build_text_rnn(VOCAB, LABELS, **TEXT_RNN_SIZES, **options)
+    check_ensemble(model, text_rnn_forward, {**TEXT_RNN_SIZES, **options}, monkeypatch)
+
+
+@pytest.mark.parametrize("options", RCNN_CASES, ids=str)
+def test_rcnn_forward_is_the_keras_model(options, monkeypatch):
+    model = build_rcnn(VOCAB, LABELS, **RCNN_SIZES, **options)
+    check_ensemble(model, rcnn_forward, {**RCNN_SIZES, **options}, monkeypatch)
+
+
+@pytest.mark.parametrize("options", TAGGER_CASES, ids=str)
+def test_tagger_forward_is_the_keras_model(options):
+    model = build_tagger(VOCAB, **TAGGER_SIZES, **options)
+    weights = randomized(model)
+    for inputs in batches(options):
+        expected = {head: v.numpy() for head, v in model(inputs, training=False).items()}
+        got = tagger_forward(weights, {**TAGGER_SIZES, **options}, inputs)
+        assert list(got) == list(options["num_tags"])
+        assert set(got) == set(expected)
+        for head in got:
+            np.testing.assert_allclose(got[head], expected[head], rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize(
+    "builder, defaults",
+    [
+        (build_text_rnn, TEXT_RNN_DEFAULTS),
+        (build_rcnn, RCNN_DEFAULTS),
+        (build_tagger, TAGGER_DEFAULTS),
+    ],
+)
+def test_forward_defaults_are_the_builders(builder, defaults):
+    parameters = inspect.signature(builder).parameters
+    assert {key: parameters[key].default for key in defaults} == defaults
+
+
+def test_a_missing_weight_is_named():
+    options = {"rnn_type": "simple", **TEXT_RNN_SIZES}
+    weights = randomized(build_text_rnn(VOCAB, LABELS, **options))
+    del weights["bi_simple_0/backward_simple_0/recurrent_kernel"]
+    with pytest.raises(KeyError, match="bi_simple_0/backward_simple_0/recurrent_kernel"):
+        text_rnn_forward(weights, options, np.array([[5, 7, 0]], np.int32))
+
+
+def test_only_networks_of_one_layout_stack():
+    options = {"rnn_type": "simple", **TEXT_RNN_SIZES}
+    weights = randomized(build_text_rnn(VOCAB, LABELS, **options))
+    stacked = stack_members([weights, weights])
+    assert list(stacked) == list(weights)
+    name = "bi_simple_0/forward_simple_0/kernel"
+    assert stacked[name].shape == (2, *weights[name].shape)
+    narrower = {**weights, name: weights[name][:, :-1]}
+    with pytest.raises(ValueError, match=f"{name}.*differs in shape"):
+        stack_members([weights, weights, narrower])
+    fewer = {key: value for key, value in weights.items() if key != name}
+    with pytest.raises(ValueError, match=f"networks 0 and 1 differ in their weights: .*{name}"):
+        stack_members([weights, fewer])
+    with pytest.raises(ValueError, match="no networks"):
+        stack_members([])
+
+
+def test_a_missing_input_is_named():
+    options = {"num_tags": ENTITY, "num_chars": CHARS, "rnn_type": "simple", **TAGGER_SIZES}
+    weights = randomized(build_tagger(VOCAB, **options))
+    with pytest.raises(ValueError, match="char_ids"):
+        tagger_forward(weights, options, {"token_ids": np.array([[5, 7]], np.int32)})
+
+
+def test_numpy_models_do_not_import_tensorflow():
+    code = "import sys, rnn_nlu.models.numpy_models; print('tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr
