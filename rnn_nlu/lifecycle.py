@@ -4,11 +4,16 @@ persist -> load -> fingerprint.
 A component mixes in `KerasComponent` and writes only what is its own: the data it stores beside
 the weights (`_stored`), how that data becomes its parts again (`_restore`), and how the network is
 built from the stored options (`_build`). Loading, the checks that come before anything is built,
-finetuning (`rasa train --finetune` loads instead of creating, then calls `train`) and the cache
-fingerprint live here once.
+finetuning (`rasa train --finetune` loads instead of creating, then calls `train`), serving and the
+cache fingerprint live here once.
+
+Serving: a loaded component predicts with NumPy from the stored weights (`_serve`), with no Keras
+model built or traced at load; the Keras model is built only to continue training (finetuning),
+for archives that predate stored weight names, or with `RNN_NLU_SERVING=keras`.
 """
 
 import logging
+import os
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
@@ -20,6 +25,8 @@ from tensorflow import keras
 
 from rnn_nlu import persistence
 from rnn_nlu.features import LabelEncoder, Vocabulary
+from rnn_nlu.models.inference import smallest_input
+from rnn_nlu.models.numpy_layers import Weights, canonical_name, named_members
 from rnn_nlu.source import fingerprint
 from rnn_nlu.training import fit
 
@@ -39,6 +46,11 @@ SIZE_OPTIONS = (
     "context_units",
     "projection_units",
 )
+
+
+# "numpy" (default): serve loaded models with NumPy; "keras": build and trace the Keras model.
+SERVING_VARIABLE = "RNN_NLU_SERVING"
+SERVINGS = ("numpy", "keras")
 
 
 class FinetuningError(RasaException):
@@ -70,6 +82,8 @@ class KerasComponent:
     model: Optional[keras.Model]
     config: Dict[str, Any]
     finetune: bool = False
+    # (weights, names) of a component served with NumPy: what `persist` stores again.
+    _served: Optional[Tuple[List[np.ndarray], List[str]]] = None
 
     # --- what a component writes -------------------------------------------------------------
 
@@ -88,6 +102,17 @@ class KerasComponent:
     ) -> keras.Model:
         """The untrained network for the stored `config` and `parts`, shaped for `weights`."""
         raise NotImplementedError
+
+    def _serve(self, networks: List[Weights]) -> None:
+        """Sets the component's prediction function to a NumPy forward over `networks` (one
+        mapping of canonical weight names per network), with the same outputs as the Keras
+        model's compiled prediction."""
+        raise NotImplementedError
+
+    @classmethod
+    def _network_count(cls, config: Dict[str, Any]) -> int:
+        """How many networks of the same layout the stored weights hold (ensembles: several)."""
+        return 1
 
     @classmethod
     def _implied_sizes(cls, config: Dict[str, Any], parts: Dict[str, Any]) -> Dict[str, int]:
@@ -112,18 +137,21 @@ class KerasComponent:
         return self.options_for_model(self.config)
 
     def persist(self) -> None:
-        """Stores the component's data, options and weights in Rasa's model storage."""
-        persistence.write_bundle(
-            self._model_storage,
-            self._resource,
-            {
-                "component": self.__class__.__name__,
-                "model": self.model_options(),
-                "config": {key: self.config[key] for key in self.STORED_CONFIG},
-                **self._stored(),
-            },
-            self.model.get_weights() if self.model else None,
-        )
+        """Stores the component's data, options, weights and their names in Rasa's model
+        storage."""
+        weights, names = self._served if self._served else (None, None)
+        if self.model is not None:
+            weights = self.model.get_weights()
+            names = [canonical_name(w.name) for w in self.model.weights]
+        metadata = {
+            "component": self.__class__.__name__,
+            "model": self.model_options(),
+            "config": {key: self.config[key] for key in self.STORED_CONFIG},
+            **self._stored(),
+        }
+        if names is not None:
+            metadata["weight_names"] = names
+        persistence.write_bundle(self._model_storage, self._resource, metadata, weights)
 
     @classmethod
     def create(
@@ -157,15 +185,50 @@ class KerasComponent:
             parts = cls._restore(metadata, saved)
             if weights is not None:
                 _check_sizes(name, cls._implied_sizes(saved, parts), weights)
+        names = metadata.get("weight_names")
+        serve = (
+            weights is not None
+            and names is not None
+            and not execution_context.is_finetuning
+            and serving() == "numpy"
+        )
         model = None
-        if weights is not None:
+        if weights is not None and not serve:
             model = cls._build(saved, parts, weights)
             persistence.set_model_weights(model, weights, name)
         component = cls(saved, model_storage, resource, execution_context, model=model, **parts)
+        if serve:
+            component._start_serving(weights, names)
         component.finetune = execution_context.is_finetuning
         if component.finetune:
             logger.info(f"{name}: loaded to continue training (finetuning).")
         return component
+
+    def _start_serving(self, weights: List[np.ndarray], names: Any) -> None:
+        """Serves the stored weights with NumPy; a prediction on a smallest input checks that
+        they fit the stored options before the first message comes."""
+        component = self.__class__.__name__
+        with persistence.reading_metadata(component):
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise ValueError("'weight_names' must be a list of strings")
+            networks = named_members(names, weights, self._network_count(self.config))
+        self._served = (weights, names)
+        try:
+            self._serve(networks)
+            self._check_serving()
+        except (KeyError, ValueError, IndexError, TypeError) as error:
+            raise persistence.ModelArchiveError(
+                f"{component}: '{persistence.WEIGHTS_FILE}' does not fit the model described in "
+                f"'{persistence.METADATA_FILE}': {error!r}"
+            ) from error
+
+    def _check_serving(self) -> None:
+        """Predicts once on a smallest input, so that weights that do not fit fail at load."""
+        self._predict(smallest_input(self._signature()))
+
+    def _signature(self) -> Any:
+        """The structure of `tf.TensorSpec`s the prediction function takes."""
+        raise NotImplementedError
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
@@ -205,6 +268,14 @@ class KerasComponent:
         )
         self.histories = [*getattr(self, "histories", []), history.history]
         return history
+
+
+def serving() -> str:
+    """How loaded models predict: `RNN_NLU_SERVING`, "numpy" (default) or "keras"."""
+    value = os.environ.get(SERVING_VARIABLE, "numpy").strip().lower() or "numpy"
+    if value not in SERVINGS:
+        raise RasaException(f"{SERVING_VARIABLE} must be one of {SERVINGS}, not {value!r}.")
+    return value
 
 
 def _check_sizes(component: str, sizes: Dict[str, int], weights: List[np.ndarray]) -> None:

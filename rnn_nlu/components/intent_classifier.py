@@ -25,6 +25,7 @@ from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch
 from rnn_nlu.lifecycle import KerasComponent, in_batches
 from rnn_nlu.models.ensemble import average_ensemble, members
 from rnn_nlu.models.inference import compiled_predict
+from rnn_nlu.models.numpy_layers import Weights, stack_members
 from rnn_nlu.training import set_seed
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,15 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         cls.MODEL_OPTIONS = (*cls.MODEL_DEFAULTS, "feature_units")
 
     @staticmethod
+    def forward(
+        weights: Weights, options: Dict[str, Any], inputs: Any, stacked: bool = False
+    ) -> np.ndarray:
+        """`build_model`'s network in NumPy: (batch, labels) probabilities from one network's
+        weights (by canonical name), the builder's options and the same inputs; with `stacked`,
+        (networks, batch, labels) from weights stacked on a first axis (`stack_members`)."""
+        raise NotImplementedError
+
+    @staticmethod
     def build_model(vocab_size: int, num_labels: int, **options: Any) -> keras.Model:
         """The untrained Keras model: (batch, time) token ids (and the features of Rasa's
         featurizers, for `sparse_feature_dim` / `dense_feature_dim` > 0) -> (batch, labels)
@@ -119,10 +129,26 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
 
     def _set_model(self, model: Optional[keras.Model]) -> None:
         self.model = model
+        self._predict = compiled_predict(model, self._signature()) if model else None
+
+    def _signature(self) -> Any:
         signature = tf.TensorSpec([None, None], tf.int32)
         if self.rasa_features.present:
             signature = {"token_ids": signature, **self.rasa_features.signature()}
-        self._predict = compiled_predict(model, signature) if model else None
+        return signature
+
+    def _serve(self, networks: List[Weights]) -> None:
+        options = {**self.model_options(), **self.rasa_features.model_options()}
+        stacked = stack_members(networks)  # all networks in one pass: the ensemble's mean
+
+        def predict(inputs: Any) -> np.ndarray:
+            return self.forward(stacked, options, inputs, stacked=True).mean(axis=0)
+
+        self._predict = predict
+
+    @classmethod
+    def _network_count(cls, config: Dict[str, Any]) -> int:
+        return config["ensemble_size"]
 
     @staticmethod
     def _tokens(message: Message) -> List[str]:
@@ -214,8 +240,7 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         count = len(self.labels) if self.labels else 0
         if self._predict is None:  # untrained, or fewer than two intents
             return np.ones((len(messages), count), dtype=np.float32)
-        inputs = tf.nest.map_structure(tf.constant, self._inputs(messages))
-        return self._predict(inputs).numpy()
+        return np.asarray(self._predict(self._inputs(messages)))
 
     def _set_intent(self, message: Message, probabilities: np.ndarray) -> None:
         if not self.labels or not self.labels.labels:

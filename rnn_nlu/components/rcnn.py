@@ -6,6 +6,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 
 from rnn_nlu.components.intent_classifier import RecurrentIntentClassifier
 from rnn_nlu.models.layers import RNN_TYPES
+from rnn_nlu.models.numpy_models import rcnn_forward
 from rnn_nlu.models.rcnn import build_rcnn
 
 
@@ -31,3 +32,4 @@ class RCNNClassifier(RecurrentIntentClassifier):
     }
     MODEL_CHOICES = {"rnn_type": sorted(RNN_TYPES)}
     build_model = staticmethod(build_rcnn)
+    forward = staticmethod(rcnn_forward)

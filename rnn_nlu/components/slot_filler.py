@@ -26,6 +26,8 @@ from rnn_nlu.lifecycle import KerasComponent, in_batches
 from rnn_nlu.models import crf_decoding
 from rnn_nlu.models.inference import compiled_predict
 from rnn_nlu.models.layers import RNN_TYPES
+from rnn_nlu.models.numpy_layers import Weights
+from rnn_nlu.models.numpy_models import tagger_forward
 from rnn_nlu.models.tagger import build_tagger
 from rnn_nlu.tagging import (
     HEADS,
@@ -150,12 +152,26 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         self._predict = self._compile(model) if model else None
 
     def _compile(self, model: keras.Model) -> Any:
+        self._transitions = model.transitions()  # fixed once trained or loaded
+        return compiled_predict(model, self._signature())
+
+    def _signature(self) -> Dict[str, tf.TensorSpec]:
         signature = {"token_ids": tf.TensorSpec([None, None], tf.int32)}
         if self.config["use_chars"]:
             signature["char_ids"] = tf.TensorSpec([None, None, None], tf.int32)
         signature.update(self.rasa_features.signature())
-        self._transitions = model.transitions()  # fixed once trained or loaded
-        return compiled_predict(model, signature)
+        return signature
+
+    def _serve(self, networks: List[Weights]) -> None:
+        weights = networks[0]
+        options = {
+            **self.model_options(),
+            **self.rasa_features.model_options(),
+            "num_tags": {head: len(labels) for head, labels in self.tags.items()},
+        }
+        crf = self.config["use_crf"]
+        self._transitions = {h: weights[f"{h}/transitions"] if crf else None for h in self.tags}
+        self._predict = lambda inputs: tagger_forward(weights, options, inputs)
 
     @staticmethod
     def _tokens(message: Message) -> list:
@@ -262,11 +278,9 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             return [[] for _ in messages]
         tokens = [self._tokens(m) for m in messages]
         inputs = self._inputs(messages)
-        scores = self._predict({k: tf.constant(v) for k, v in inputs.items()})
+        scores = {h: np.asarray(v) for h, v in self._predict(inputs).items()}
         lengths = np.count_nonzero(inputs["token_ids"], axis=1)
-        decoded = crf_decoding.decode(
-            {h: v.numpy() for h, v in scores.items()}, lengths, self._transitions
-        )
+        decoded = crf_decoding.decode(scores, lengths, self._transitions)
         results = []
         for row, (message, message_tokens) in enumerate(zip(messages, tokens)):
             count = min(len(message_tokens), self.config["max_sequence_length"])

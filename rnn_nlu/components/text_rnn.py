@@ -6,6 +6,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 
 from rnn_nlu.components.intent_classifier import RecurrentIntentClassifier
 from rnn_nlu.models.layers import RNN_TYPES
+from rnn_nlu.models.numpy_models import text_rnn_forward
 from rnn_nlu.models.text_rnn import POOLINGS, build_text_rnn
 
 
@@ -35,3 +36,4 @@ class TextRNNClassifier(RecurrentIntentClassifier):
     }
     MODEL_CHOICES = {"rnn_type": sorted(RNN_TYPES), "pooling": list(POOLINGS)}
     build_model = staticmethod(build_text_rnn)
+    forward = staticmethod(text_rnn_forward)

@@ -2,6 +2,7 @@
 
 from typing import Any, Callable
 
+import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
@@ -18,10 +19,15 @@ def compiled_predict(model: keras.Model, input_signature: Any) -> Callable[..., 
         return model(inputs, training=False)
 
     # Trace and run once now (at load), so that the first message does not wait for it.
-    predict(tf.nest.map_structure(_ones_like_spec, input_signature))
+    predict(smallest_input(input_signature))
     return predict
 
 
-def _ones_like_spec(spec: tf.TensorSpec) -> tf.Tensor:
-    """A smallest input of `spec`: each unknown dimension 1, all ones (a known, non-padding id)."""
-    return tf.ones([1 if d is None else d for d in spec.shape], spec.dtype)
+def smallest_input(input_signature: Any) -> Any:
+    """A smallest input of `input_signature` (a structure of `tf.TensorSpec`s) as NumPy arrays:
+    each unknown dimension 1, all ones (a known, non-padding id)."""
+
+    def ones(spec: tf.TensorSpec) -> np.ndarray:
+        return np.ones([1 if d is None else d for d in spec.shape], spec.dtype.as_numpy_dtype)
+
+    return tf.nest.map_structure(ones, input_signature)

@@ -29,6 +29,8 @@ from rnn_nlu.features import Vocabulary
 from rnn_nlu.lifecycle import KerasComponent
 from rnn_nlu.models.inference import compiled_predict
 from rnn_nlu.models.memory_network import TYINGS, action_model, build_memory_network
+from rnn_nlu.models.numpy_layers import Weights
+from rnn_nlu.models.numpy_memory_network import memory_network_forward
 from rnn_nlu.policies.turns import encode, memory_and_query, state_symbols
 from rnn_nlu.training import set_seed
 
@@ -204,14 +206,14 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
         states = self._prediction_states(tracker, domain, rule_only_data=rule_only_data)
         remembered, query = memory_and_query(states)
         inputs = encode([(remembered, query)], self.vocabulary)
-        outputs = self._predict({k: tf.constant(v) for k, v in inputs.items()})
-        probabilities = outputs["action"].numpy()[0]
+        outputs = self._predict(inputs)
+        probabilities = np.asarray(outputs["action"])[0]
         index = {name: i for i, name in enumerate(domain.action_names_or_texts)}
         for name, probability in zip(self.actions, probabilities):
             if name in index:
                 result[index[name]] = float(probability)
 
-        attention = outputs["attention"].numpy()[0, :, : len(remembered)]  # (hops, turns)
+        attention = np.asarray(outputs["attention"])[0, :, : len(remembered)]  # (hops, turns)
         if remembered:
             back = int(np.argmax(attention.mean(axis=0)))
             logger.debug(
@@ -221,6 +223,13 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
             )
         diagnostic_data = {"attention_weights": attention, "remembered_turns": remembered}
         return self._prediction(result, diagnostic_data=diagnostic_data)
+
+    def _signature(self) -> Dict[str, tf.TensorSpec]:
+        return INPUT_SIGNATURE
+
+    def _serve(self, networks: List[Weights]) -> None:
+        weights, options = networks[0], self.model_options()
+        self._predict = lambda inputs: memory_network_forward(weights, options, inputs)
 
     def _stored(self) -> Dict[str, Any]:
         return {

@@ -1,0 +1,190 @@
+"""Serving (rnn_nlu/lifecycle.py): a loaded component predicts with NumPy from its stored weights,
+builds no Keras model, and gives what the Keras model gives (to 1e-5), for every component.
+
+`RNN_NLU_SERVING=keras` loads the Keras model as before; archives without weight names (0.2.0)
+load that way too; weight names that do not fit the weights are refused at load.
+"""
+
+from typing import Any, Callable, Dict, List, NamedTuple
+
+import numpy as np
+import pytest
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.domain import Domain
+from rasa.shared.exceptions import RasaException
+
+from rnn_nlu import BiLSTMSlotFiller, MemoryNetworkPolicy, RCNNClassifier, TextRNNClassifier
+from rnn_nlu.lifecycle import SERVING_VARIABLE
+from rnn_nlu.persistence import ModelArchiveError
+from tests.components.test_classifier_contract import BAD_TEXTS
+from tests.components.test_classifier_contract import FAST as CLASSIFIER_FAST
+from tests.components.test_slot_filler import FAST as SLOT_FAST
+from tests.components.test_slot_filler import slot_data
+from tests.helpers import messages, tampered_copy, training_data
+from tests.policies.test_memory_network import DATA as POLICY_DATA
+from tests.policies.test_memory_network import FAST as POLICY_FAST
+from tests.policies.test_memory_network import intents, tracker
+
+TEXTS = [
+    "hi",
+    "book a flight from paris to rome tomorrow",
+    "fly from boston to new york on june 3rd please",
+    "is it raining in berlin",
+    *BAD_TEXTS,
+]
+
+
+class Case(NamedTuple):
+    cls: Any
+    config: Dict[str, Any]
+    train: Callable[[Any], None]  # trains a created component
+    outputs: Callable[[Any], List[np.ndarray]]  # what the component predicts, as arrays
+
+
+def classifier_outputs(component) -> List[np.ndarray]:
+    parsed = messages(*TEXTS)
+    component.process(parsed)
+    labels = sorted(component.labels.labels)
+    return [
+        np.array([{r["name"]: r["confidence"] for r in m.get("intent_ranking")}[i] for i in labels])
+        for m in parsed
+    ]
+
+
+def slot_outputs(component) -> List[np.ndarray]:
+    parsed = messages(*TEXTS)
+    component.process(parsed)
+    found = []
+    for m in parsed:
+        entities = m.get("entities") or []
+        found.append(np.array([e["confidence_entity"] for e in entities]))
+        found.append(np.array([[e["start"], e["end"]] for e in entities]).reshape(-1, 2))
+    return found
+
+
+def policy_outputs(policy) -> List[np.ndarray]:
+    domain = Domain.load(POLICY_DATA / "domain.yml")
+    found = []
+    for choice, k in [("a", 0), ("b", 3), ("a", 8)]:
+        prediction = policy.predict_action_probabilities(
+            tracker(domain, intents(choice, k)), domain
+        )
+        found += [
+            np.array(prediction.probabilities),
+            prediction.diagnostic_data["attention_weights"],
+        ]
+    return found
+
+
+def train_policy(policy) -> None:
+    from rasa.core.training import load_data
+
+    domain = Domain.load(POLICY_DATA / "domain.yml")
+    policy.train(load_data(str(POLICY_DATA / "stories.yml"), domain, augmentation_factor=0), domain)
+
+
+CASES = {
+    "TextRNNClassifier": Case(
+        TextRNNClassifier,
+        {**CLASSIFIER_FAST, "epochs": 5, "ensemble_size": 2, "pooling": "attention"},
+        lambda c: c.train(training_data()),
+        classifier_outputs,
+    ),
+    "RCNNClassifier": Case(
+        RCNNClassifier,
+        {**CLASSIFIER_FAST, "epochs": 5, "rnn_type": "gru"},
+        lambda c: c.train(training_data()),
+        classifier_outputs,
+    ),
+    "BiLSTMSlotFiller": Case(
+        BiLSTMSlotFiller, {**SLOT_FAST, "epochs": 8}, lambda c: c.train(slot_data()), slot_outputs
+    ),
+    "MemoryNetworkPolicy": Case(
+        MemoryNetworkPolicy, {**POLICY_FAST, "epochs": 5}, train_policy, policy_outputs
+    ),
+}
+
+
+def options(case: Case) -> Dict[str, Any]:
+    defaults = case.cls.get_default_config()
+    return {k: v for k, v in case.config.items() if k in defaults}
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def trained(request, tmp_path_factory, execution_context):
+    """Each component trained once; `.root` is its model storage folder, `.case` its case."""
+    case = CASES[request.param]
+    root = tmp_path_factory.mktemp(request.param)
+    component = case.cls.create(
+        options(case), LocalModelStorage.create(root), Resource("c"), execution_context
+    )
+    case.train(component)
+    component.root, component.case = root, case
+    return component
+
+
+def load(trained, execution_context, root=None) -> Any:
+    storage = LocalModelStorage(root or trained.root)
+    return trained.case.cls.load(options(trained.case), storage, Resource("c"), execution_context)
+
+
+def assert_same(found: List[np.ndarray], expected: List[np.ndarray]) -> None:
+    assert len(found) == len(expected)
+    for a, b in zip(found, expected):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+
+
+def test_a_loaded_component_serves_without_keras_and_predicts_as_keras(
+    trained, execution_context, monkeypatch
+):
+    served = load(trained, execution_context)
+    assert served.model is None  # no Keras model built at load
+    monkeypatch.setenv(SERVING_VARIABLE, "keras")
+    keras_loaded = load(trained, execution_context)
+    assert keras_loaded.model is not None
+    expected = trained.case.outputs(trained)
+    assert_same(trained.case.outputs(keras_loaded), expected)
+    assert_same(trained.case.outputs(served), expected)
+
+
+def test_a_served_component_persisted_again_keeps_its_weights(trained, execution_context):
+    served = load(trained, execution_context)
+    served.persist()
+    assert_same(
+        trained.case.outputs(load(trained, execution_context)), trained.case.outputs(trained)
+    )
+
+
+def test_an_archive_without_weight_names_loads_the_keras_model(
+    trained, execution_context, tmp_path
+):
+    old = tampered_copy(trained.root, tmp_path, lambda m: m.pop("weight_names"))
+    loaded = load(trained, execution_context, old)
+    assert loaded.model is not None
+    assert_same(trained.case.outputs(loaded), trained.case.outputs(trained))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m["weight_names"].reverse(),  # names of other arrays: wrong shapes
+        lambda m: m["weight_names"].__setitem__(0, "nothing/kernel"),
+        lambda m: m["weight_names"].pop(),
+        lambda m: m.__setitem__("weight_names", "embedding/embeddings"),
+    ],
+    ids=["reordered", "renamed", "one-missing", "not-a-list"],
+)
+def test_weight_names_that_do_not_fit_are_refused_at_load(
+    trained, execution_context, tmp_path, change
+):
+    tampered = tampered_copy(trained.root, tmp_path, change)
+    with pytest.raises(ModelArchiveError, match=trained.case.cls.__name__):
+        load(trained, execution_context, tampered)
+
+
+def test_an_unknown_serving_is_a_clear_error(trained, execution_context, monkeypatch):
+    monkeypatch.setenv(SERVING_VARIABLE, "tflite")
+    with pytest.raises(RasaException, match=f"{SERVING_VARIABLE} must be one of"):
+        load(trained, execution_context)
