@@ -1,5 +1,5 @@
 """`python -m rnn_nlu.bench` / `rnn-nlu-bench`: convert data, benchmark NLU and dialogue configs,
-load a running bot.
+load a running bot, time a bot's cold start.
 
 See docs/benchmarks.md.
 """
@@ -151,6 +151,28 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--out", type=Path, default=Path("bench-results/load"), help="default bench-results/load"
     )
+    startup = commands.add_parser(
+        "startup",
+        help="cold start of a bot in fresh processes: imports, Agent.load, first and later replies",
+    )
+    startup.add_argument(
+        "--model",
+        type=Path,
+        action="append",
+        required=True,
+        help="a model.tar.gz (or a folder: its newest model, as `rasa shell -m`); repeat to "
+        "compare bots side by side in one run",
+    )
+    startup.add_argument(
+        "--message",
+        action="append",
+        help="a user message; the first is the first reply timed, repeat for more "
+        "(default: 'hello', 'book a flight')",
+    )
+    startup.add_argument(
+        "--repeat", type=int, default=3, help="fresh processes per model (default 3)"
+    )
+    startup.add_argument("--out", type=Path, help="directory for results.json/.md and logs")
     return parser
 
 
@@ -218,6 +240,18 @@ def main(argv: Optional[List[str]] = None) -> None:
         return
     if args.repeat < 1:
         raise SystemExit("--repeat must be at least 1")
+    if args.command == "startup":
+        from rnn_nlu.bench import startup
+
+        missing = [str(m) for m in args.model if not m.exists()]
+        if missing:
+            raise SystemExit(f"model not found: {', '.join(missing)}")
+        messages = args.message or list(startup.DEFAULT_MESSAGES)
+        if not all(m.strip() for m in messages):
+            raise SystemExit("--message must not be empty")
+        command = "rnn-nlu-bench " + shlex.join(argv)
+        startup.run(args.model, messages, args.repeat, args.out, command=command)
+        return
     missing = [str(p) for p in args.config if not p.is_file()]
     if missing:
         raise SystemExit(f"config not found: {', '.join(missing)}")
