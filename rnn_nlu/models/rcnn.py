@@ -12,7 +12,6 @@ from tensorflow import keras
 
 from rnn_nlu.models.layers import (
     MaskedGlobalMaxPooling1D,
-    TrimmingModel,
     WordDropout,
     add_rasa_features,
     recurrent_layer,
@@ -123,4 +122,4 @@ def build_rcnn(
         h = keras.layers.Dropout(dropout, name=f"dense_dropout_{i}")(h)
     probabilities = keras.layers.Dense(num_labels, activation="softmax", name="intent")(h)
     inputs = {"token_ids": token_ids, **features} if features else token_ids
-    return TrimmingModel(inputs, probabilities, name="rcnn")  # fit: batches cut to their length
+    return keras.Model(inputs, probabilities, name="rcnn")

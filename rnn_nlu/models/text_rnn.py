@@ -11,7 +11,6 @@ from tensorflow import keras
 from rnn_nlu.models.layers import (
     AttentionPooling,
     MaskedGlobalMaxPooling1D,
-    TrimmingModel,
     WordDropout,
     add_rasa_features,
     recurrent_layer,
@@ -95,4 +94,4 @@ def build_text_rnn(
         x = keras.layers.Dropout(dropout, name=f"dense_dropout_{i}")(x)
     probabilities = keras.layers.Dense(num_labels, activation="softmax", name="intent")(x)
     inputs = {"token_ids": token_ids, **features} if features else token_ids
-    return TrimmingModel(inputs, probabilities, name="text_rnn")  # fit: batches cut to their length
+    return keras.Model(inputs, probabilities, name="text_rnn")
