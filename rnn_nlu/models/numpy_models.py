@@ -14,6 +14,7 @@ Python and BLAS call overhead; larger batches run one member after another, as t
 arrays together outgrow the CPU caches.
 """
 
+import functools
 from typing import Any, Callable, Dict, Mapping, Tuple, Union
 
 import numpy as np
@@ -67,15 +68,31 @@ POOLINGS = ("last", "max", "mean", "attention")
 STACKED_MAX_BATCH = 4
 
 
+def _classifier(
+    forward: Callable[[Weights, Mapping[str, Any], Dict[str, np.ndarray]], np.ndarray],
+) -> Callable[..., np.ndarray]:
+    """A classifier's forward over member-axis weights, taking one network's weights, or with
+    `stacked=True` an ensemble's (`stack_members`): (batch, labels) or (members, batch, labels)."""
+
+    @functools.wraps(forward)
+    def run(
+        weights: Weights, options: Mapping[str, Any], inputs: Inputs, stacked: bool = False
+    ) -> np.ndarray:
+        inputs = _as_dict(inputs)
+        if stacked and len(inputs["token_ids"]) > STACKED_MAX_BATCH:
+            return _member_by_member(run, weights, options, inputs)
+        probabilities = forward(as_members(weights, stacked), options, inputs)
+        return probabilities if stacked else probabilities[0]
+
+    return run
+
+
+@_classifier
 def text_rnn_forward(
-    weights: Weights, options: Mapping[str, Any], inputs: Inputs, stacked: bool = False
+    weights: Weights, options: Mapping[str, Any], inputs: Dict[str, np.ndarray]
 ) -> np.ndarray:
     """`build_text_rnn(..., **options)`: -> (batch, labels) probabilities; with `stacked` weights
     (`stack_members`), (members, batch, labels)."""
-    inputs = _as_dict(inputs)
-    if stacked and len(inputs["token_ids"]) > STACKED_MAX_BATCH:
-        return _member_by_member(text_rnn_forward, weights, options, inputs)
-    weights = as_members(weights, stacked)
     o = {**TEXT_RNN_DEFAULTS, **options}
     rnn_type, pooling = o["rnn_type"], o["pooling"]
     if pooling not in POOLINGS:
@@ -94,19 +111,15 @@ def text_rnn_forward(
         x = masked_mean_pooling(x, mask)
     elif pooling == "attention":
         x = attention_pooling(weights, "attention_pool", x, mask)
-    probabilities = _classify(weights, o, x)
-    return probabilities if stacked else probabilities[0]
+    return _classify(weights, o, x)
 
 
+@_classifier
 def rcnn_forward(
-    weights: Weights, options: Mapping[str, Any], inputs: Inputs, stacked: bool = False
+    weights: Weights, options: Mapping[str, Any], inputs: Dict[str, np.ndarray]
 ) -> np.ndarray:
     """`build_rcnn(..., **options)`: -> (batch, labels) probabilities; with `stacked` weights
     (`stack_members`), (members, batch, labels)."""
-    inputs = _as_dict(inputs)
-    if stacked and len(inputs["token_ids"]) > STACKED_MAX_BATCH:
-        return _member_by_member(rcnn_forward, weights, options, inputs)
-    weights = as_members(weights, stacked)
     o = {**RCNN_DEFAULTS, **options}
     rnn_type = o["rnn_type"]
     mask, e = _embedded(weights, o, inputs)  # e: (M, batch, time, features)
@@ -116,8 +129,7 @@ def rcnn_forward(
     )
     x = np.concatenate([left, e, reverse_valid(right, mask)], axis=-1)
     y = dense(weights, "projection", x, "tanh")  # (M, batch, time, projection units)
-    probabilities = _classify(weights, o, masked_max_pooling(y, mask))
-    return probabilities if stacked else probabilities[0]
+    return _classify(weights, o, masked_max_pooling(y, mask))
 
 
 def tagger_forward(
