@@ -14,17 +14,16 @@ NEG_INF = -1e9
 
 
 class TrimmingModel(keras.Model):
-    """A functional model whose training, evaluation and prediction steps first cut the batch's
-    per-token inputs to its longest message, so that no recurrent step runs over padding only.
+    """A functional model with per-token targets whose training and evaluation steps first cut the
+    batch's inputs and targets to its longest message, so that no recurrent step runs over padding
+    only.
 
     Every input has time as axis 1 ("token_ids", "feature_ids", "feature_values",
-    "dense_features", "char_ids"); a message's length is its count of non-zero token ids. The
-    token mask already makes padding change nothing, so only the time spent on it is saved. Targets
-    are cut too when `per_token_outputs` (a tagger's (batch, time, heads)); prediction is then
-    left whole, so that batches of `predict` keep one width. Calling the model cuts nothing.
+    "dense_features", "char_ids"), and so do the targets; a message's length is its count of
+    non-zero token ids. The token mask already makes padding change nothing, so only the time
+    spent on it is saved. `predict` and calling the model cut nothing, so that outputs keep one
+    width.
     """
-
-    per_token_outputs = False
 
     @staticmethod
     def lengths(inputs: Any) -> tf.Tensor:
@@ -41,10 +40,10 @@ class TrimmingModel(keras.Model):
             return t[:, :length]
 
         x = tf.nest.map_structure(cut, x)
-        if self.per_token_outputs and y is not None:
+        if y is not None:
             y = tf.nest.map_structure(cut, y)
-            if sample_weight is not None and sample_weight.shape.rank > 1:
-                sample_weight = cut(sample_weight)
+        if sample_weight is not None and sample_weight.shape.rank > 1:
+            sample_weight = cut(sample_weight)
         return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
 
     def train_step(self, data: Any) -> Dict[str, Any]:
@@ -52,9 +51,6 @@ class TrimmingModel(keras.Model):
 
     def test_step(self, data: Any) -> Dict[str, Any]:
         return super().test_step(self.trim(data))
-
-    def predict_step(self, data: Any) -> Any:
-        return super().predict_step(data if self.per_token_outputs else self.trim(data))
 
 
 def recurrent_layer(

@@ -98,6 +98,6 @@ def test_fit_evaluate_and_predict_steps_see_only_the_batchs_longest_message(name
     model.evaluate(x, y, batch_size=4, verbose=0)
     assert widths == [3, 5, 3, 5]  # 2 training, then 2 evaluation batches
     model.predict(x, batch_size=4, verbose=0)  # per-token outputs keep the data's width
-    assert widths[4:] == ([WIDTH, WIDTH] if model.per_token_outputs else [3, 5])
+    assert widths[4:] == [WIDTH, WIDTH]
     model(x, training=False)  # calling the model cuts nothing
     assert widths[-1] == WIDTH
