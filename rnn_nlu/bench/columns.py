@@ -15,6 +15,9 @@ COLUMNS: Dict[str, List[Tuple[str, str, str]]] = {
         ("oos_threshold", "oos threshold", "number"),
         ("in_scope_accuracy_at_0_4", "in-scope acc. @0.4", "pct"),
         ("oos_recall_at_0_4", "oos recall @0.4", "pct"),
+        # Threshold-free: in-scope above out-of-scope (AUROC); confidence against accuracy (ECE).
+        ("oos_auroc", "oos AUROC", "pct"),
+        ("calibration_error", "ECE", "pct"),
         ("entity_precision", "entity P", "pct"),
         ("entity_recall", "entity R", "pct"),
         ("entity_f1", "entity F1", "pct"),
@@ -48,6 +51,8 @@ OPTIONAL = {
         "oos_threshold",
         "in_scope_accuracy_at_0_4",
         "oos_recall_at_0_4",
+        "oos_auroc",
+        "calibration_error",
     },
     "core": set(),
 }

@@ -141,3 +141,38 @@ def choose_threshold(
         if score > best_score:
             best, best_score = float(threshold), score
     return best
+
+
+def oos_auroc(
+    gold: Sequence[str], confidence: Sequence[Optional[float]], out_of_scope: str = "oos"
+) -> Optional[float]:
+    """How well the confidence alone tells in-scope from out-of-scope messages, at no threshold:
+    the chance that an in-scope message has a higher confidence than an out-of-scope one (ties
+    count half). None unless both kinds occur."""
+    inside, values, _ = _counts(gold, gold, confidence, out_of_scope)
+    positive, negative = values[inside], np.sort(values[~inside])
+    if not len(positive) or not len(negative):
+        return None
+    below = np.searchsorted(negative, positive, side="left")
+    ties = np.searchsorted(negative, positive, side="right") - below
+    return float((below + ties / 2).sum() / (len(positive) * len(negative)))
+
+
+def calibration_error(
+    gold: Sequence[str],
+    predicted: Sequence[Optional[str]],
+    confidence: Sequence[Optional[float]],
+    bins: int = 10,
+) -> Optional[float]:
+    """Expected calibration error of the top intent's confidence: messages binned by confidence
+    into `bins` equal-width bins, the mean |accuracy - mean confidence| of each bin, weighted by
+    its share of the messages. 0 is perfectly calibrated. None without messages."""
+    _, values, right = _counts(gold, predicted, confidence, out_of_scope="")
+    if not len(values):
+        return None
+    index = np.minimum((values * bins).astype(int), bins - 1)
+    error = 0.0
+    for b in np.unique(index):
+        chosen = index == b
+        error += chosen.mean() * abs(right[chosen].mean() - values[chosen].mean())
+    return float(error)

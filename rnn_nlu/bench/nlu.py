@@ -41,7 +41,14 @@ def score_intents(
     in-scope accuracy and out-of-scope recall at it and at BOT_THRESHOLD."""
     gold = [m["gold_intent"] for m in messages]
     if out_of_scope_intent not in gold:
-        return metrics.intent_scores(gold, [m["intent"] for m in messages])
+        return {
+            **metrics.intent_scores(gold, [m["intent"] for m in messages]),
+            "calibration_error": metrics.calibration_error(
+                gold,
+                [m["classifier_intent"] for m in messages],
+                [m["confidence"] for m in messages],
+            ),
+        }
     if not val_messages:
         raise ValueError("Test messages are out of scope: validation messages are needed.")
     predicted = [m["classifier_intent"] for m in messages]
@@ -65,6 +72,12 @@ def score_intents(
     )
     return {
         **metrics.intent_scores([gold[i] for i in in_scope], [predicted[i] for i in in_scope]),
+        "calibration_error": metrics.calibration_error(
+            [gold[i] for i in in_scope],
+            [predicted[i] for i in in_scope],
+            [confidence[i] for i in in_scope],
+        ),
+        "oos_auroc": metrics.oos_auroc(gold, confidence, out_of_scope_intent),
         # What options are chosen on: the test columns are reported, never tuned on.
         "val_intent_accuracy": val_scores["intent_accuracy"],
         "out_of_scope_test_messages": len(gold) - len(in_scope),

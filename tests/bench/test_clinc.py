@@ -13,7 +13,12 @@ from rnn_nlu.bench import evaluate, nlu, report, runner
 from rnn_nlu.bench.__main__ import main
 from rnn_nlu.bench.clinc import read_clinc
 from rnn_nlu.bench.evaluate import FALLBACK_INTENT, classifier_intent
-from rnn_nlu.bench.metrics import choose_threshold, out_of_scope_scores
+from rnn_nlu.bench.metrics import (
+    calibration_error,
+    choose_threshold,
+    oos_auroc,
+    out_of_scope_scores,
+)
 
 DATA = {
     "train": [["what is my balance", "balance"], ["book a flight to rome", "book_flight"]],
@@ -190,6 +195,26 @@ def test_nlu_scores_in_scope_intents_by_the_classifier_and_oos_by_the_val_thresh
     assert scores["oos_recall_at_0_4"] == pytest.approx(1 / 2)
     assert scores["out_of_scope_test_messages"] == 2
     assert scores["val_intent_accuracy"] == pytest.approx(2 / 3)  # val in-scope: a, b right
+    # in scope above oos: 0.35 > 0.3 only, 0.85 and 0.95 > both -> 5 of 6 pairs
+    assert scores["oos_auroc"] == pytest.approx(5 / 6)
+    # in-scope bins 0.3, 0.8, 0.9: |1 - 0.35|, |1 - 0.85|, |0 - 0.95|, a third each
+    assert scores["calibration_error"] == pytest.approx((0.65 + 0.15 + 0.95) / 3)
+
+
+def test_oos_auroc_counts_ties_half_and_needs_both_kinds():
+    assert oos_auroc(["a", "oos"], [0.5, 0.5]) == 0.5
+    assert oos_auroc(["a", "b", "oos"], [0.9, None, 0.2]) == 0.5  # None counts as 0
+    assert oos_auroc(["oos", "a"], [0.1, 0.2], out_of_scope="a") == 0.0
+    assert oos_auroc(["a", "b"], [0.5, 0.6]) is None
+
+
+def test_calibration_error_bins_confidences_and_weighs_bins_by_size():
+    # bin 0.7: two right at 0.7 and 0.75 -> |1 - 0.725|; bin 0.2: one wrong at 0.2 -> 0.2
+    gold, predicted = ["a", "a", "b"], ["a", "a", "a"]
+    error = calibration_error(gold, predicted, [0.7, 0.75, 0.2])
+    assert error == pytest.approx(2 / 3 * 0.275 + 1 / 3 * 0.2)
+    assert calibration_error(["a"], ["a"], [1.0]) == 0.0  # a confidence of 1 in the last bin
+    assert calibration_error([], [], []) is None
 
 
 def test_nlu_scores_without_oos_use_rasas_answer_as_before():
@@ -197,7 +222,12 @@ def test_nlu_scores_without_oos_use_rasas_answer_as_before():
     scores = nlu.score_intents(test, None)
     assert scores["intent_accuracy"] == 0.5  # nlu_fallback counts as wrong
     # F1: a 0, b 2*1/(1+1) = 1, nlu_fallback 0 -> 1/3
-    assert scores == {"intent_accuracy": 0.5, "intent_macro_f1": pytest.approx(1 / 3)}
+    assert scores == {
+        "intent_accuracy": 0.5,
+        "intent_macro_f1": pytest.approx(1 / 3),
+        # the classifier's confidences: |1 - 0.3| and |1 - 0.9|, half each
+        "calibration_error": pytest.approx(0.4),
+    }
 
 
 def test_cache_key_holds_val_and_the_out_of_scope_intent(tmp_path):
