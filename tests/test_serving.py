@@ -35,6 +35,10 @@ TEXTS = [
 ]
 
 
+# Classifiers hold out a quarter of each intent, so their temperatures are fitted (not 1).
+HELD_OUT = {"validation_split": 0.25, "patience": 5}
+
+
 class Case(NamedTuple):
     cls: Any
     config: Dict[str, Any]
@@ -87,13 +91,14 @@ def train_policy(policy) -> None:
 CASES = {
     "TextRNNClassifier": Case(
         TextRNNClassifier,
-        {**CLASSIFIER_FAST, "epochs": 5, "ensemble_size": 2, "pooling": "attention"},
+        # A quarter held out: each network gets its own fitted temperature.
+        {**CLASSIFIER_FAST, "epochs": 5, "ensemble_size": 2, "pooling": "attention", **HELD_OUT},
         lambda c: c.train(training_data()),
         classifier_outputs,
     ),
     "RCNNClassifier": Case(
         RCNNClassifier,
-        {**CLASSIFIER_FAST, "epochs": 5, "rnn_type": "gru"},
+        {**CLASSIFIER_FAST, "epochs": 5, "rnn_type": "gru", **HELD_OUT},
         lambda c: c.train(training_data()),
         classifier_outputs,
     ),
@@ -188,3 +193,28 @@ def test_an_unknown_serving_is_a_clear_error(trained, execution_context, monkeyp
     monkeypatch.setenv(SERVING_VARIABLE, "tflite")
     with pytest.raises(RasaException, match=f"{SERVING_VARIABLE} must be one of"):
         load(trained, execution_context)
+
+
+@pytest.fixture
+def classifier(trained):
+    if not hasattr(trained, "temperatures"):
+        pytest.skip("only the intent classifiers have temperatures")
+    return trained
+
+
+def test_classifiers_serve_at_the_temperatures_fitted_in_training(classifier, execution_context):
+    fitted = classifier.temperatures
+    assert len(fitted) == classifier.config["ensemble_size"]
+    assert all(abs(t - 1.0) > 1e-3 for t in fitted)  # so that serving them is tested above
+    assert load(classifier, execution_context).temperatures == fitted
+
+
+@pytest.mark.parametrize(
+    "change",
+    [lambda m: m["temperatures"].append(1.0), lambda m: m.__setitem__("temperatures", [-1.0])],
+    ids=["one-too-many", "negative"],
+)
+def test_tampered_temperatures_are_refused_at_load(classifier, execution_context, tmp_path, change):
+    tampered = tampered_copy(classifier.root, tmp_path, change)
+    with pytest.raises(ModelArchiveError, match="temperature"):
+        load(classifier, execution_context, tampered)

@@ -1,4 +1,5 @@
-"""A deep ensemble (Lakshminarayanan et al., NeurIPS 2017): the mean of several classifiers."""
+"""A deep ensemble (Lakshminarayanan et al., NeurIPS 2017): the mean of several classifiers,
+each at its own temperature (`rnn_nlu.models.calibration`)."""
 
 from typing import Optional, Sequence
 
@@ -7,28 +8,49 @@ from tensorflow import keras
 
 
 class AverageEnsemble(keras.Model):
-    """The mean of its members' outputs (probabilities); members keep their own weights.
+    """The mean of its members' outputs (probabilities), each scaled by its temperature
+    (softmax(log(p) / T); 1: as it is); members keep their own weights.
 
     `get_weights()` lists the members' weights in member order, so building the same members again
     and setting those weights restores it. The members are called as they are, not re-wired into a
     new functional graph, which keeps building one cheap.
     """
 
-    def __init__(self, members: Sequence[keras.Model], **kwargs) -> None:
+    def __init__(
+        self,
+        members: Sequence[keras.Model],
+        temperatures: Optional[Sequence[float]] = None,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.members = list(members)
+        self.temperatures = [float(t) for t in temperatures or [1.0] * len(self.members)]
 
     def call(self, inputs: tf.Tensor, training: Optional[bool] = None) -> tf.Tensor:
-        outputs = [member(inputs, training=training) for member in self.members]
+        outputs = [
+            _scaled(member(inputs, training=training), temperature)
+            for member, temperature in zip(self.members, self.temperatures)
+        ]
         return tf.add_n(outputs) / len(outputs)
 
 
-def average_ensemble(members: Sequence[keras.Model], name: str = "ensemble") -> keras.Model:
-    """One model averaging `members`' outputs; a single member is returned as it is."""
+def _scaled(probabilities: tf.Tensor, temperature: float) -> tf.Tensor:
+    if temperature == 1.0:
+        return probabilities
+    return tf.nn.softmax(tf.math.log(tf.maximum(probabilities, 1e-12)) / temperature)
+
+
+def average_ensemble(
+    members: Sequence[keras.Model],
+    temperatures: Optional[Sequence[float]] = None,
+    name: str = "ensemble",
+) -> keras.Model:
+    """One model averaging `members`' outputs at their `temperatures` (default 1); a single
+    member at temperature 1 is returned as it is."""
     assert members, "an ensemble needs at least one member"
-    if len(members) == 1:
+    if len(members) == 1 and all(t == 1.0 for t in temperatures or [1.0]):
         return members[0]
-    return AverageEnsemble(members, name=name)
+    return AverageEnsemble(members, temperatures, name=name)
 
 
 def members(model: keras.Model) -> list:
