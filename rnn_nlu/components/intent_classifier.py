@@ -130,7 +130,7 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         self.labels = labels
         self.vocabulary = vocabulary
         self.rasa_features = rasa_features or FeatureLayout()
-        self.temperatures = temperatures or [1.0] * self.config["ensemble_size"]
+        self.temperatures = temperatures  # one per network; None: all 1
         self._set_model(model)
 
     def _set_model(self, model: Optional[keras.Model]) -> None:
@@ -149,7 +149,8 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
 
         def predict(inputs: Any) -> np.ndarray:
             outputs = self.forward(stacked, options, inputs, stacked=True)
-            scaled = [calibration.scale(p, t) for p, t in zip(outputs, self.temperatures)]
+            temperatures = self.temperatures or [1.0] * len(outputs)
+            scaled = [calibration.scale(p, t) for p, t in zip(outputs, temperatures)]
             return np.mean(scaled, axis=0)
 
         self._predict = predict
@@ -233,7 +234,8 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
             )
             self.fit_network(network, x, y, seed=seed, stratify=y)
             networks.append(network)
-            temperatures.append(self._temperature(network, x, y, seed, self.temperatures[i]))
+            old = self.temperatures[i] if loaded and self.temperatures else 1.0
+            temperatures.append(self._temperature(network, x, y, seed, old))
         self.temperatures = temperatures
         self._set_model(average_ensemble(networks, temperatures))
         self.persist()
@@ -296,9 +298,10 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
             "vocabulary": Vocabulary.from_json(vocabulary) if vocabulary else None,
             "rasa_features": FeatureLayout.from_json(metadata.get("rasa_features")),
             # Archives written before calibration have none: their networks as they are.
-            "temperatures": calibration.check_temperatures(
-                metadata.get("temperatures", [1.0] * config["ensemble_size"]),
-                config["ensemble_size"],
+            "temperatures": (
+                calibration.check_temperatures(metadata["temperatures"], config["ensemble_size"])
+                if metadata.get("temperatures") is not None
+                else None
             ),
         }
 

@@ -53,8 +53,10 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray, steps: int = 
 
 def check_temperatures(value: object, count: int) -> list:
     """`value` as `count` temperatures in [LOWEST, HIGHEST]; ValueError naming what is wrong."""
-    if not isinstance(value, list) or len(value) != count:
-        raise ValueError(f"'temperatures' must be a list of {count} numbers, not {value!r:.80}")
+    if not isinstance(value, list):
+        raise ValueError(f"'temperatures' must be a list of numbers, not {value!r:.80}")
+    if len(value) != count:
+        raise ValueError(f"'temperatures': {len(value)} stored for {count} networks")
     for t in value:
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not LOWEST <= t <= HIGHEST:
             raise ValueError(
