@@ -15,7 +15,7 @@ SNIPS ?= ../shared/datasets/snips
 BENCH_CONFIGS ?= diet_e20 logreg textrnn_slots rcnn_slots textrnn_slots_nocrf textrnn_sentencepiece
 CLINC ?= ../shared/datasets/clinc150
 CLINC_SET ?= data_small
-CLINC_CONFIGS ?= diet_e20 textrnn_slots
+CLINC_CONFIGS ?= textrnn_chars_slots diet_e20
 
 .PHONY: install shell train test test-fast serve bench bench-clinc redis lint format clean
 
