@@ -210,6 +210,11 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
                 self.config["lowercase"],
             )
             self.rasa_features = found
+        if self.config["calibrate"] and self.config["validation_split"] <= 0:
+            raise_warning(
+                f"{name}: calibrate is on but validation_split is 0, so there is no held-out "
+                f"split to fit temperatures on; confidences stay as the networks give them."
+            )
         x = self._inputs(examples)
         y = self.labels.encode([e.get(INTENT) for e in examples])
         loaded = members(self.model) if self.continues() else []

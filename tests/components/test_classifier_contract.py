@@ -228,3 +228,14 @@ def test_ensemble_averages_networks_trained_from_successive_seeds(
     second = confidences("second", random_seed=4, ensemble_size=1)
     assert np.abs(first - second).max() > 1e-4, "the two networks should differ"
     np.testing.assert_allclose(both, (first + second) / 2, atol=1e-6)
+
+
+def test_calibrate_without_a_held_out_split_warns_and_keeps_the_confidences(
+    model_storage, resource, execution_context
+):
+    config = {"calibrate": True, "validation_split": 0.0, "epochs": 2}
+    with pytest.warns(UserWarning, match="no held-out split to fit temperatures on"):
+        component = train(
+            TextRNNClassifier, config, training_data(), model_storage, resource, execution_context
+        )
+    assert component.temperatures == [1.0]
