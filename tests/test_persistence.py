@@ -147,16 +147,21 @@ def test_serialized_keras_lambda_is_refused_not_run(stored, tmp_path, execution_
 
 
 @pytest.mark.parametrize(
-    # 10**9: refused by the weights' count, or first by the 3 stored temperatures
-    "size, message",
-    [(10**9, "1000000000 networks"), (0, "ensemble")],
+    "size, message, without_temperatures",
+    [
+        (10**9, "stored for 1000000000 networks", False),  # by the 3 stored temperatures
+        (10**9, "cannot be 1000000000 networks", True),  # by the weights' count
+        (0, "ensemble", False),
+    ],
 )
 def test_ensemble_size_that_disagrees_with_the_weights_is_refused_before_building(
-    stored, tmp_path, execution_context, size, message
+    stored, tmp_path, execution_context, size, message, without_temperatures
 ):
     def resize(directory):
         metadata = json.loads((directory / METADATA_FILE).read_text())
         metadata["config"]["ensemble_size"] = size
+        if without_temperatures:  # as archives written before calibration
+            metadata.pop("temperatures")
         (directory / METADATA_FILE).write_text(json.dumps(metadata))
 
     storage, resource, config = tampered(stored, tmp_path, resize)

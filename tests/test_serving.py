@@ -16,6 +16,8 @@ from rasa.shared.exceptions import RasaException
 
 from rnn_nlu import BiLSTMSlotFiller, MemoryNetworkPolicy, RCNNClassifier, TextRNNClassifier
 from rnn_nlu.lifecycle import SERVING_VARIABLE
+from rnn_nlu.models.calibration import scale
+from rnn_nlu.models.ensemble import members
 from rnn_nlu.persistence import ModelArchiveError
 from tests.components.test_classifier_contract import BAD_TEXTS
 from tests.components.test_classifier_contract import FAST as CLASSIFIER_FAST
@@ -207,6 +209,14 @@ def test_classifiers_serve_at_the_temperatures_fitted_in_training(classifier, ex
     assert len(fitted) == classifier.config["ensemble_size"]
     assert all(abs(t - 1.0) > 1e-3 for t in fitted)  # so that serving them is tested above
     assert load(classifier, execution_context).temperatures == fitted
+    # The trained (and so, above, the served) confidences are the mean of each network's at its
+    # temperature, not of the networks' own.
+    parsed = messages(*TEXTS)
+    inputs = classifier._inputs(parsed)
+    each = [network.predict(inputs, verbose=0) for network in members(classifier.model)]
+    calibrated = np.mean([scale(p, t) for p, t in zip(each, fitted)], axis=0)
+    np.testing.assert_allclose(classifier._probabilities(parsed), calibrated, atol=1e-5)
+    assert np.abs(np.mean(each, axis=0) - calibrated).max() > 1e-3
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ COLUMNS: Dict[str, List[Tuple[str, str, str]]] = {
         ("archive_mb", "archive (MB)", "cost"),
     ],
 }
-# Columns shown only when some config has a value in them (so SNIPS tables keep their shape).
+# Columns shown only when some config has a value in them (SNIPS tables: only ECE of these).
 OPTIONAL = {
     "nlu": {
         "val_intent_accuracy",

@@ -239,24 +239,26 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
             )
             self.fit_network(network, x, y, seed=seed, stratify=y)
             networks.append(network)
-            old = self.temperatures[i] if loaded and self.temperatures else 1.0
-            temperatures.append(self._temperature(network, x, y, seed, old))
+            temperatures.append(self._temperature(network, x, y, seed))
         self.temperatures = temperatures
         self._set_model(average_ensemble(networks, temperatures))
         self.persist()
         return self._resource
 
-    def _temperature(
-        self, network: keras.Model, x: Any, y: np.ndarray, seed: int, old: float
-    ) -> float:
+    def _temperature(self, network: keras.Model, x: Any, y: np.ndarray, seed: int) -> float:
         """The network's temperature fitted on the split `fit` held out for it (the same indices);
-        `old` (1, or the finetuned model's) when calibration is off or nothing was held out."""
+        1 when calibration is off or nothing was held out. Finetuning fits it again, on the new
+        data's split (which the loaded network may have been trained on)."""
         split = self.config["validation_split"]
         if not self.config["calibrate"] or split <= 0:
-            return old
+            return 1.0
         train_idx, held_out = split_indices(len(y), split, seed, y)
         if not len(held_out) or not len(train_idx):
-            return old
+            raise_warning(
+                f"{self.__class__.__name__}: calibrate is on, but no intent has enough examples "
+                f"to hold any out at validation_split {split}; temperature 1."
+            )
+            return 1.0
         probabilities = network.predict(take(x, held_out), batch_size=PREDICT_BATCH, verbose=0)
         temperature = calibration.fit_temperature(probabilities, y[held_out])
         logger.info(

@@ -31,8 +31,9 @@ def _loss(probabilities: np.ndarray, labels: np.ndarray, temperature: float) -> 
 def fit_temperature(probabilities: np.ndarray, labels: np.ndarray, steps: int = 60) -> float:
     """The temperature that minimises the negative log-likelihood of `labels` (batch,) under
     `probabilities` (batch, labels); golden-section search over log T in [LOWEST, HIGHEST].
-    1.0 without examples."""
-    if not len(labels):
+    1.0 without examples, or when all are ranked right (the likelihood would then only grow as
+    T -> 0, making every confidence 1)."""
+    if not len(labels) or (probabilities.argmax(axis=-1) == labels).all():
         return 1.0
     low, high = math.log(LOWEST), math.log(HIGHEST)
     ratio = (math.sqrt(5) - 1) / 2

@@ -25,6 +25,7 @@ class AverageEnsemble(keras.Model):
         super().__init__(**kwargs)
         self.members = list(members)
         self.temperatures = [float(t) for t in temperatures or [1.0] * len(self.members)]
+        assert len(self.temperatures) == len(self.members), "one temperature per member"
 
     def call(self, inputs: tf.Tensor, training: Optional[bool] = None) -> tf.Tensor:
         outputs = [
