@@ -16,6 +16,7 @@ BENCH_CONFIGS ?= diet_e20 logreg textrnn_slots rcnn_slots textrnn_slots_nocrf te
 CLINC ?= ../shared/datasets/clinc150
 CLINC_SET ?= data_small
 CLINC_CONFIGS ?= textrnn_chars_slots diet_e20
+CLINC_REPEAT ?= 3
 
 .PHONY: install shell train test test-fast serve bench bench-clinc redis lint format clean
 
@@ -87,7 +88,7 @@ bench-clinc: install
 	$(PY) -m rnn_nlu.bench convert $(CLINC)/$(CLINC_SET).json bench-results/clinc-$(CLINC_SET)-yaml
 	nice -n 5 $(PY) -m rnn_nlu.bench nlu --train bench-results/clinc-$(CLINC_SET)-yaml/train.yml \
 	  --val bench-results/clinc-$(CLINC_SET)-yaml/val.yml --test bench-results/clinc-$(CLINC_SET)-yaml/test.yml \
-	  $(foreach c,$(CLINC_CONFIGS),--config config/bench/$(c).yml) --repeat 3 \
+	  $(foreach c,$(CLINC_CONFIGS),--config config/bench/$(c).yml) --repeat $(CLINC_REPEAT) \
 	  --cache bench-results/cache --out bench-results/clinc-$(CLINC_SET)
 
 lint: install
