@@ -266,6 +266,24 @@ def recurrent(
     )
 
 
+def recurrent_together(
+    weights: Weights,
+    names: Sequence[str],
+    rnn_type: str,
+    xs: Sequence[np.ndarray],
+    mask: np.ndarray,
+) -> List[np.ndarray]:
+    """`recurrent(weights, name, rnn_type, x, mask)` for each (name, x) pair, all in one loop:
+    layers of one type and size over inputs of one shape, with a leading layer axis, one batched
+    matmul a step. Returns each layer's (M, batch, time, units) outputs."""
+    parts = [_rnn_weights(weights, name, rnn_type) for name in names]
+    projected = np.stack([_projected(x, p[0], p[2]) for x, p in zip(xs, parts)])
+    recurrent_bias = None if parts[0][3] is None else np.stack([p[3] for p in parts])
+    return list(
+        run_cell(rnn_type, projected, mask, np.stack([p[1] for p in parts]), recurrent_bias)
+    )
+
+
 def bidirectional(
     weights: Weights,
     name: str,

@@ -31,6 +31,7 @@ from rnn_nlu.models.numpy_layers import (
     masked_max_pooling,
     masked_mean_pooling,
     recurrent,
+    recurrent_together,
     reverse_valid,
     shift_right,
 )
@@ -123,9 +124,12 @@ def rcnn_forward(
     o = {**RCNN_DEFAULTS, **options}
     rnn_type = o["rnn_type"]
     mask, e = _embedded(weights, o, inputs)  # e: (M, batch, time, features)
-    left = recurrent(weights, f"left_{rnn_type}", rnn_type, shift_right(e), mask)
-    right = recurrent(
-        weights, f"right_{rnn_type}", rnn_type, shift_right(reverse_valid(e, mask)), mask
+    left, right = recurrent_together(  # both contexts in one loop
+        weights,
+        [f"left_{rnn_type}", f"right_{rnn_type}"],
+        rnn_type,
+        [shift_right(e), shift_right(reverse_valid(e, mask))],
+        mask,
     )
     x = np.concatenate([left, e, reverse_valid(right, mask)], axis=-1)
     y = dense(weights, "projection", x, "tanh")  # (M, batch, time, projection units)
