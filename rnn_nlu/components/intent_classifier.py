@@ -210,11 +210,6 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
                 self.config["lowercase"],
             )
             self.rasa_features = found
-        if self.config["calibrate"] and self.config["validation_split"] <= 0:
-            raise_warning(
-                f"{name}: calibrate is on but validation_split is 0, so there is no held-out "
-                f"split to fit temperatures on; confidences stay as the networks give them."
-            )
         x = self._inputs(examples)
         y = self.labels.encode([e.get(INTENT) for e in examples])
         loaded = members(self.model) if self.continues() else []
@@ -249,14 +244,14 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         """The network's temperature fitted on the split `fit` held out for it (the same indices);
         1 when calibration is off or nothing was held out. Finetuning fits it again, on the new
         data's split (which the loaded network may have been trained on)."""
-        split = self.config["validation_split"]
-        if not self.config["calibrate"] or split <= 0:
+        if not self.config["calibrate"]:
             return 1.0
+        split = max(self.config["validation_split"], 0.0)
         train_idx, held_out = split_indices(len(y), split, seed, y)
-        if not len(held_out) or not len(train_idx):
+        if not len(held_out) or not len(train_idx):  # split 0, or too few examples an intent
             raise_warning(
-                f"{self.__class__.__name__}: calibrate is on, but no intent has enough examples "
-                f"to hold any out at validation_split {split}; temperature 1."
+                f"{self.__class__.__name__}: calibrate is on, but validation_split {split} holds "
+                f"nothing out, so there is no held-out split to fit temperatures on; temperature 1."
             )
             return 1.0
         probabilities = network.predict(take(x, held_out), batch_size=PREDICT_BATCH, verbose=0)
