@@ -75,12 +75,14 @@ def fit(
     loss: Any = "sparse_categorical_crossentropy",
     metrics: Sequence[Any] = ("accuracy",),
     stratify: Optional[Sequence[Any]] = None,
+    class_weight: Optional[Dict[int, float]] = None,
     silent: bool = False,
 ) -> keras.callbacks.History:
     """Compiles and trains `model`: Adam, gradient clipping, early stopping on a held-out split.
 
     `validation_split` of the examples (stratified by `stratify` when given) is held out to pick the
     best epoch; with 0, or too little data to hold any out, all epochs run on all data.
+    `class_weight` scales each training example's loss by the weight of its label (Keras).
     """
     set_seed(random_seed)
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm or None)
@@ -113,9 +115,18 @@ def fit(
         epochs=epochs,
         validation_data=validation_data,
         shuffle=True,
+        class_weight=class_weight,
         callbacks=callbacks,
         verbose=0,
     )
+
+
+def balanced_class_weights(labels: Sequence[int]) -> Dict[int, float]:
+    """Weight per label id, count / (labels * its count), as scikit-learn's "balanced": every
+    label then weighs as much in the loss as if all had the same number of examples."""
+    ids, counts = np.unique(np.asarray(labels), return_counts=True)
+    total = counts.sum()
+    return {int(i): float(total / (len(ids) * c)) for i, c in zip(ids, counts)}
 
 
 def _length(x: Arrays) -> int:

@@ -27,7 +27,7 @@ from rnn_nlu.models import calibration
 from rnn_nlu.models.ensemble import average_ensemble, members
 from rnn_nlu.models.inference import compiled_predict
 from rnn_nlu.models.numpy_layers import Weights, stack_members
-from rnn_nlu.training import set_seed, split_indices, take
+from rnn_nlu.training import balanced_class_weights, set_seed, split_indices, take
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,11 @@ TRAINING_DEFAULTS: Dict[str, Any] = {
     # Fit each network's temperature on its held-out split (needs validation_split > 0); the
     # ranking does not change. Off: an averaged ensemble is underconfident already (README).
     "calibrate": False,
+    # "balanced": each intent's examples weigh in the loss as if every intent had as many (as
+    # scikit-learn's and Rasa's LogisticRegressionClassifier); "none": every example weighs one.
+    "class_weight": "none",
 }
+CLASS_WEIGHTS = ("none", "balanced")
 
 PREDICT_BATCH = 256  # messages per compiled call in `process`; bounds memory for large batches
 
@@ -109,7 +113,8 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
     @classmethod
     def validate(cls, config: Dict[str, Any]) -> None:
         """Raises `InvalidConfigException` naming an unknown or invalid option."""
-        validate_config(config, cls.get_default_config(), cls.__name__, cls.MODEL_CHOICES)
+        choices = {**cls.MODEL_CHOICES, "class_weight": CLASS_WEIGHTS}
+        validate_config(config, cls.get_default_config(), cls.__name__, choices)
 
     def __init__(
         self,
@@ -212,6 +217,7 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
             self.rasa_features = found
         x = self._inputs(examples)
         y = self.labels.encode([e.get(INTENT) for e in examples])
+        weights = balanced_class_weights(y) if self.config["class_weight"] == "balanced" else None
         loaded = members(self.model) if self.continues() else []
         size = len(loaded) or self.config["ensemble_size"]
         networks, temperatures = [], []
@@ -232,7 +238,7 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
                 f"{len(self.labels)} intents, {len(self.vocabulary)} tokens, "
                 f"{network.count_params():,} parameters."
             )
-            self.fit_network(network, x, y, seed=seed, stratify=y)
+            self.fit_network(network, x, y, seed=seed, stratify=y, class_weight=weights)
             networks.append(network)
             temperatures.append(self._temperature(network, x, y, seed))
         self.temperatures = temperatures

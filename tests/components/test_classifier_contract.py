@@ -185,6 +185,7 @@ def test_untrained_component_predicts_no_intent(cls, model_storage, resource, ex
         ("dropout", 1.5, "'dropout' must be below 1"),
         ("learning_rate", -0.1, "'learning_rate' must be positive"),
         ("rnn_type", "transformer", "'rnn_type' must be one of"),
+        ("class_weight", "auto", "'class_weight' must be one of 'none', 'balanced'"),
         ("bidirectional", "yes", "'bidirectional' must be true or false"),
         ("dense_units", [64, -1], "'dense_units' must be a list of positive integers"),
     ],
@@ -239,3 +240,27 @@ def test_calibrate_without_a_held_out_split_warns_and_keeps_the_confidences(
             TextRNNClassifier, config, training_data(), model_storage, resource, execution_context
         )
     assert component.temperatures == [1.0]
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
+def test_balanced_class_weight_gives_a_rare_intent_its_share(
+    cls, tmp_path, resource, execution_context
+):
+    """The same tokens nine times as one intent and once as another (texts differ only in case
+    and punctuation: Rasa drops repeated examples): the loss is then lowest at confidence 0.1 for
+    the rare intent unweighted, 0.5 with balanced class weights."""
+    common = [f"{a} {b}" for a in ("hello", "Hello", "HELLO") for b in ("there", "There", "THERE")]
+    data = training_data({"common": common, "rare": ["hello there!"]})
+    tokens = {tuple(t.text.lower() for t in m.get("text_tokens")) for m in data.nlu_examples}
+    assert tokens == {("hello", "there")}
+
+    def rare_confidence(class_weight: str) -> float:
+        (tmp_path / class_weight).mkdir()
+        storage = LocalModelStorage.create(tmp_path / class_weight)
+        config = {"class_weight": class_weight, "epochs": 60}
+        component = train(cls, config, data, storage, resource, execution_context)
+        ranking = rankings(component, messages("hello there"))[0]
+        return next(r["confidence"] for r in ranking if r["name"] == "rare")
+
+    assert rare_confidence("none") < 0.25
+    assert 0.35 < rare_confidence("balanced") < 0.65
