@@ -5,6 +5,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -93,3 +95,18 @@ def conversations_right(stories: Path, agent: Any, out: Path) -> Dict[str, Any]:
     failed = out / "failed_test_stories.yml"
     text = failed.read_text() if failed.exists() else ""
     return {**report, "actions": result["accuracy"], "failed": text}
+
+
+def pipeline_context(pipeline: List[str], component: str) -> ExecutionContext:
+    """The execution context `rasa train` gives the training node of `component` (part of its
+    name) in a config.yml of `pipeline` (component names)."""
+    config = {
+        "recipe": "default.v1",
+        "language": "en",
+        "pipeline": [{"name": name} for name in pipeline],
+    }
+    graphs = DefaultV1Recipe().graph_config_for_recipe(config, {})
+    schema = graphs.train_schema
+    names = [n for n, node in schema.nodes.items() if n.startswith("train_") and component in n]
+    assert len(names) == 1, names
+    return ExecutionContext(schema, "test", node_name=names[0])

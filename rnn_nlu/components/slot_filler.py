@@ -1,4 +1,5 @@
-"""BiLSTMSlotFiller: the BiLSTM-CRF tagger (`rnn_nlu.models.tagger`) as a Rasa entity extractor."""
+"""BiLSTMSlotFiller: the BiLSTM-CRF tagger (`rnn_nlu.models.tagger`) as a Rasa entity extractor,
+conditioned on the message's intent (set by the intent classifier before it)."""
 
 import logging
 from typing import Any, Dict, List, Optional, Sequence, Type
@@ -12,13 +13,14 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.utils.io import raise_warning
 from tensorflow import keras
 
 from rnn_nlu.components import rasa_features
+from rnn_nlu.components.pipeline import intent_classifier_before
 from rnn_nlu.components.rasa_features import FEATURE_DEFAULTS, FeatureLayout
 from rnn_nlu.config import validate_config
 from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch, encode_chars
@@ -49,7 +51,7 @@ PREDICT_BATCH = 256  # messages per compiled call in `process`; bounds memory fo
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
 class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
     """Entity extractor: word + character features (+ the per-token features of Rasa's featurizers
-    before it) -> BiLSTM -> CRF tags -> entities."""
+    before it, + the message's intent) -> BiLSTM -> CRF tags -> entities."""
 
     # Options passed to `build_tagger`.
     MODEL_OPTIONS = (
@@ -64,6 +66,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         "dropout",
         "word_dropout",
         "feature_units",
+        "intent_units",
     )
     REQUIRED_METADATA = ("tags", "vocabulary", "characters")
     STORED_CONFIG = ("tagging_schema", "max_sequence_length", "max_word_length", "lowercase")
@@ -119,6 +122,11 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             "max_word_length": 20,
             # Lower-case words before looking them up in the vocabulary (characters keep their case)
             "lowercase": True,
+            # Condition the tags on the message's intent, when an intent classifier comes before
+            # this component in the pipeline (otherwise off, and the log says so).
+            "use_intent": True,
+            # Size of the intent's projection, added to every token's input to the BiLSTM.
+            "intent_units": 32,
             **FEATURE_DEFAULTS,
         }
 
@@ -139,6 +147,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         vocabulary: Optional[Vocabulary] = None,
         characters: Optional[Vocabulary] = None,
         rasa_features: Optional[FeatureLayout] = None,
+        intents: Optional[LabelEncoder] = None,
     ) -> None:
         self.config = {**self.get_default_config(), **config}
         self.validate(self.config)
@@ -148,6 +157,9 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         self.vocabulary = vocabulary
         self.characters = characters
         self.rasa_features = rasa_features or FeatureLayout()
+        self.intents = intents  # None: the model has no intent input
+        self._context = execution_context
+        self._warned_no_intent = False
         self.model = model
         self._predict = self._compile(model) if model else None
 
@@ -160,6 +172,8 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         if self.config["use_chars"]:
             signature["char_ids"] = tf.TensorSpec([None, None, None], tf.int32)
         signature.update(self.rasa_features.signature())
+        if self.intents:
+            signature["intent"] = tf.TensorSpec([None, len(self.intents)], tf.float32)
         return signature
 
     def _serve(self, networks: List[Weights]) -> None:
@@ -167,6 +181,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         options = {
             **self.model_options(),
             **self.rasa_features.model_options(),
+            "num_intents": num_intents(self.intents),
             "num_tags": {head: len(labels) for head, labels in self.tags.items()},
         }
         crf = self.config["use_crf"]
@@ -187,6 +202,8 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             )
         steps = inputs["token_ids"].shape[1]
         inputs.update(rasa_features.encode(messages, self.rasa_features, steps, self.name))
+        if self.intents:
+            inputs["intent"] = one_hot([intent_name(m) for m in messages], self.intents)
         return inputs
 
     def _tags(self, message: Message, head: str) -> List[str]:
@@ -228,17 +245,21 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             if self.config["use_rasa_features"]
             else FeatureLayout()
         )
+        intents = sorted({name for m in examples if (name := intent_name(m))})
         if self.continues():
             for head in heads:
                 stored = {split_tag(t)[1] for t in self.tags[head].labels}
                 self.known(f"{head} label", stored, found[head])
             rasa_features.check_finetuning(self.rasa_features, features, self.name)
+            if self.intents:
+                self.known("intent", self.intents.labels, intents)
         else:
             schema = self.config["tagging_schema"]
             self.tags = {h: LabelEncoder(tag_set(found[h], schema)) for h in heads}
             self.vocabulary = Vocabulary.build(tokens, 1, self.config["lowercase"])
             self.characters = Vocabulary.build((w for ts in tokens for w in ts), 1, lowercase=False)
             self.rasa_features = features
+            self.intents = LabelEncoder(intents) if self._reads_intent(intents) else None
         x = self._inputs(examples)
         model = self.model if self.continues() else None
         if model is None:
@@ -249,6 +270,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
                 len(self.characters),
                 **self.model_options(),
                 **self.rasa_features.model_options(),
+                num_intents=num_intents(self.intents),
             )
         y = np.zeros(x["token_ids"].shape + (len(heads),), dtype=np.int32)
         for i, head in enumerate(model.heads):
@@ -257,7 +279,8 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         logger.info(
             f"{self.name}: {len(examples)} examples, "
             f"{', '.join(f'{len(labels)} {head} tags' for head, labels in self.tags.items())}, "
-            f"{len(self.vocabulary)} words, {model.count_params():,} parameters."
+            f"{len(self.vocabulary)} words, {num_intents(self.intents)} intents, "
+            f"{model.count_params():,} parameters."
         )
         self.fit_network(model, x, y, seed=self.config["random_seed"], loss=None, metrics=())
         self.model = model
@@ -265,13 +288,40 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         self.persist()
         return self._resource
 
+    def _reads_intent(self, intents: List[str]) -> bool:
+        """`use_intent`, with two intents or more and no intent classifier after this component
+        (at parse time it would not have set the intent yet)."""
+        if not self.config["use_intent"] or len(intents) < 2:
+            return False
+        if intent_classifier_before(self._context) is False:
+            logger.info(
+                f"{self.name}: no intent classifier before it in the pipeline, so it tags "
+                f"without the intent (to use it, put the intent classifier first)."
+            )
+            return False
+        return True
+
     def process(self, messages: List[Message]) -> List[Message]:
         """Adds the extracted entities to each message, tagging them all in batches."""
+        if self.intents and any(m.get(INTENT) is None for m in messages):
+            self._warn_no_intent()
         for batch in in_batches(messages, PREDICT_BATCH):
             for message, entities in zip(batch, self._extract(batch)):
                 entities = self.add_extractor_name(entities)
                 message.set(ENTITIES, message.get(ENTITIES, []) + entities, add_to_output=True)
         return messages
+
+    def _warn_no_intent(self) -> None:
+        """Warns, once per component, that a message came without an intent."""
+        if self._warned_no_intent:
+            return
+        self._warned_no_intent = True
+        raise_warning(
+            f"{self.name} was trained to read the message's intent, but a message reached it "
+            f"without one: its entities are tagged as for an unknown intent. Put {self.name} "
+            f"after the intent classifier in the pipeline of config.yml (or set use_intent: "
+            f"false)."
+        )
 
     def _extract(self, messages: Sequence[Message]) -> List[List[Dict[str, Any]]]:
         if self._predict is None:  # untrained, or no entities in the training data
@@ -299,6 +349,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             "vocabulary": self.vocabulary.to_json() if self.vocabulary else None,
             "characters": self.characters.to_json() if self.characters else None,
             "rasa_features": self.rasa_features.to_json(),
+            "intents": self.intents.labels if self.intents else None,
         }
 
     @classmethod
@@ -310,13 +361,20 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             "vocabulary": Vocabulary.from_json(metadata["vocabulary"]),
             "characters": Vocabulary.from_json(metadata["characters"]),
             "rasa_features": FeatureLayout.from_json(metadata.get("rasa_features")),
+            "intents": stored_intents(metadata.get("intents")),  # None in older archives
         }
 
     @classmethod
     def _implied_sizes(cls, config: Dict[str, Any], parts: Dict[str, Any]) -> Dict[str, int]:
         width = config["embedding_dim"] + (config["char_filters"] if config["use_chars"] else 0)
-        features = parts["rasa_features"].implied_sizes(width, config["feature_units"])
-        return {**super()._implied_sizes(config, parts), **features}
+        sizes = super()._implied_sizes(config, parts)
+        features = parts["rasa_features"]
+        if parts.get("intents"):  # intent_projection's kernel is (intents, intent_units)
+            sizes.update(intents=len(parts["intents"]), intent_units=config["intent_units"])
+            width += config["intent_units"]  # joins each token's input to the first BiLSTM
+            if not features.present:  # else counted in the features' per-token width
+                sizes["per-token input width (with the intent)"] = width
+        return {**sizes, **features.implied_sizes(width, config["feature_units"])}
 
     @classmethod
     def _build(
@@ -328,4 +386,40 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             len(parts["characters"]),
             **cls.options_for_model(config),
             **parts["rasa_features"].model_options(),
+            num_intents=num_intents(parts.get("intents")),
         )
+
+
+def intent_name(message: Message) -> Optional[str]:
+    """The message's intent: the name of the classifier's {"name", "confidence"} at parse, the
+    gold intent (a string) in training; None without one."""
+    intent = message.get(INTENT)
+    if isinstance(intent, dict):
+        intent = intent.get("name")
+    return intent if isinstance(intent, str) and intent else None
+
+
+def one_hot(names: Sequence[Optional[str]], intents: LabelEncoder) -> np.ndarray:
+    """(messages, intents) float32 one-hot of each name; all zeros for an unknown name or None."""
+    ids = {name: i for i, name in enumerate(intents.labels)}
+    rows = np.zeros((len(names), len(intents)), dtype=np.float32)
+    for row, name in enumerate(names):
+        if name in ids:
+            rows[row, ids[name]] = 1.0
+    return rows
+
+
+def num_intents(intents: Optional[LabelEncoder]) -> int:
+    """Width of the model's intent input (0: none)."""
+    return len(intents) if intents else 0
+
+
+def stored_intents(names: Any) -> Optional[LabelEncoder]:
+    """The intents of metadata.json: a sorted list of distinct names, or None. Raises ValueError."""
+    if names is None:
+        return None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError("'intents' must be a list of intent names")
+    if len(names) < 2 or names != sorted(set(names)):
+        raise ValueError("'intents' must be two or more distinct names, sorted, as stored")
+    return LabelEncoder(names)

@@ -1,6 +1,7 @@
 """Keras layers shared by the model builders: recurrent layers, word dropout, masked pooling, the
-inputs for the features of Rasa's featurizers (a weighted embedding-bag for sparse ones), and the
-functional model class that trains on each batch cut to its longest message."""
+inputs for the features of Rasa's featurizers (a weighted embedding-bag for sparse ones), a
+message's vector repeated over its tokens, and the functional model class that trains on each
+batch cut to its longest message."""
 
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
@@ -11,6 +12,8 @@ from rnn_nlu.features import PAD_ID, UNK_ID
 
 RNN_TYPES = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple": keras.layers.SimpleRNN}
 NEG_INF = -1e9
+# Inputs with one vector per message (batch, units) and no time axis: `TrimmingModel` keeps them.
+PER_MESSAGE_INPUTS = ("intent",)
 
 
 class TrimmingModel(keras.Model):
@@ -18,11 +21,11 @@ class TrimmingModel(keras.Model):
     batch's inputs and targets to its longest message, so that no recurrent step runs over padding
     only.
 
-    Every input has time as axis 1 ("token_ids", "feature_ids", "feature_values",
-    "dense_features", "char_ids"), and so do the targets; a message's length is its count of
-    non-zero token ids. The token mask already makes padding change nothing, so only the time
-    spent on it is saved. `predict` and calling the model cut nothing, so that outputs keep one
-    width.
+    Every input but those of `PER_MESSAGE_INPUTS` ("intent") has time as axis 1 ("token_ids",
+    "feature_ids", "feature_values", "dense_features", "char_ids"), and so do the targets; a
+    message's length is its count of non-zero token ids. The token mask already makes padding
+    change nothing, so only the time spent on it is saved. `predict` and calling the model cut
+    nothing, so that outputs keep one width.
     """
 
     @staticmethod
@@ -39,7 +42,10 @@ class TrimmingModel(keras.Model):
         def cut(t: tf.Tensor) -> tf.Tensor:
             return t[:, :length]
 
-        x = tf.nest.map_structure(cut, x)
+        if isinstance(x, Mapping):
+            x = {k: v if k in PER_MESSAGE_INPUTS else cut(v) for k, v in x.items()}
+        else:
+            x = tf.nest.map_structure(cut, x)
         if y is not None:
             y = tf.nest.map_structure(cut, y)
         if sample_weight is not None and sample_weight.shape.rank > 1:
@@ -128,6 +134,24 @@ class WordDropout(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate}
+
+
+class RepeatOverTime(keras.layers.Layer):
+    """A vector per message at each of its sequence's steps: [(batch, units), (batch, time, d)]
+    -> (batch, time, units). The output keeps the sequence's token mask."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs: Sequence[tf.Tensor]) -> tf.Tensor:
+        vector, sequence = inputs
+        return tf.repeat(vector[:, None, :], tf.shape(sequence)[1], axis=1)
+
+    def compute_mask(
+        self, inputs: Sequence[tf.Tensor], mask: Optional[Sequence[Optional[tf.Tensor]]] = None
+    ) -> Optional[tf.Tensor]:
+        return None if mask is None else mask[1]
 
 
 class WeightedEmbeddingBag(keras.layers.Layer):

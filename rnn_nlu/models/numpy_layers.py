@@ -369,6 +369,18 @@ def add_rasa_features(
     return np.concatenate(parts, axis=-1) if len(parts) > 1 else x
 
 
+def add_intent(weights: Weights, x: np.ndarray, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+    """tagger.add_intent: [x; tanh(intent W + b) at every token], (M, batch, time, d) ->
+    (M, batch, time, d + intent units)."""
+    intent = _input(inputs, "intent")[None]  # (1, batch, intents)
+    intents = weight(weights, "intent_projection/kernel").shape[1]
+    if intent.ndim != 3 or intent.shape[-1] != intents:
+        raise ValueError(f"'intent' must be (batch, {intents}), not {intent.shape[1:]}")
+    projected = dense(weights, "intent_projection", intent, "tanh")  # (M, batch, units)
+    repeated = np.broadcast_to(projected[:, :, None, :], (*x.shape[:-1], projected.shape[-1]))
+    return np.concatenate([x, repeated], axis=-1)
+
+
 def _input(inputs: Mapping[str, np.ndarray], key: str) -> np.ndarray:
     if key not in inputs:
         raise ValueError(f"the network needs the input {key!r}; given {sorted(inputs)}")

@@ -5,7 +5,7 @@ float32 rounding.
 Each takes one network's `weights` ({`canonical_name`: array}), the `options` its builder was
 called with (missing keys take the builder's defaults) and right-padded `inputs`: (batch, time)
 token ids, or a dict of them ("token_ids") and the other inputs the model has ("feature_ids",
-"feature_values", "dense_features", "char_ids").
+"feature_values", "dense_features", "char_ids", the tagger's "intent").
 
 The intent classifiers' forward passes also take an ensemble's M networks at once (`stacked=True`,
 weights from `stack_members`) and give each member's output; averaging them is the caller's. A
@@ -21,6 +21,7 @@ import numpy as np
 
 from rnn_nlu.models.numpy_layers import (
     Weights,
+    add_intent,
     add_rasa_features,
     as_members,
     attention_pooling,
@@ -61,6 +62,7 @@ TAGGER_DEFAULTS = {
     "use_chars": True,
     "sparse_feature_dim": 0,
     "dense_feature_dim": 0,
+    "num_intents": 0,
 }
 POOLINGS = ("last", "max", "mean", "attention")
 # The largest batch that `stacked=True` runs in one pass (3 members of the default TextRNN on a
@@ -140,13 +142,16 @@ def tagger_forward(
     weights: Weights, options: Mapping[str, Any], inputs: Inputs
 ) -> Dict[str, np.ndarray]:
     """`build_tagger(vocab_size, **options)` (options hold `num_tags`): -> {head: (batch, time,
-    tags) scores}, the Keras outputs (a CRF layer passes its scores through)."""
+    tags) scores}, the Keras outputs (a CRF layer passes its scores through). With `num_intents`,
+    the inputs must hold "intent" (batch, num_intents)."""
     weights = as_members(weights, stacked=False)
     o = {**TAGGER_DEFAULTS, **options}
     if not o.get("num_tags"):
         raise ValueError("options must hold num_tags, the tag count of each head")
-    rnn_type = o["rnn_type"]
+    rnn_type, inputs = o["rnn_type"], _as_dict(inputs)
     mask, x = _embedded(weights, o, inputs, chars=o["use_chars"])
+    if o["num_intents"] > 0:
+        x = add_intent(weights, x, inputs)
     for i in range(o["num_layers"]):
         layer = f"{rnn_type}_{i}"
         x = bidirectional(weights, f"bi_{layer}", layer, rnn_type, x, mask)  # (1, batch, time, 2u)

@@ -3,13 +3,17 @@
 After Lample et al., "Neural Architectures for Named Entity Recognition" (NAACL 2016) and Ma & Hovy,
 "End-to-end Sequence Labeling via Bi-directional LSTM-CNNs-CRF" (ACL 2016): a character CNN gives
 words never seen in training a representation; a linear-chain CRF scores whole tag sequences.
+Optionally conditioned on the message's intent, as intent-guided joint models are (Goo et al.,
+"Slot-Gated Modeling for Joint Slot Filling and Intent Prediction", NAACL 2018; Qin et al., "A
+Stack-Propagation Framework with Token-Level Intent Detection", EMNLP 2019): a projection of the
+intent joins every token's input to the recurrent layers.
 
 The one Rasa import allowed in `rnn_nlu.models`: `rasa.utils.tensorflow.crf`, a pure TensorFlow
 module (the TF Addons CRF that DIET uses), for the CRF log-likelihood; decoding is in NumPy
 (`crf_decoding.py`).
 """
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -19,6 +23,7 @@ from tensorflow import keras
 from rnn_nlu.models import crf_decoding
 from rnn_nlu.models.layers import (
     NEG_INF,
+    RepeatOverTime,
     TrimmingModel,
     WordDropout,
     add_rasa_features,
@@ -161,6 +166,25 @@ class SequenceTagger(TrimmingModel):
         return crf_decoding.decode(scores, lengths, self.transitions())
 
 
+def add_intent(
+    x: tf.Tensor, num_intents: int, intent_units: int
+) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
+    """Each token's vector `x` (batch, time, d) with the message's intent: [x; tanh(intent W +
+    b)], the same `intent_units` values at every token. The token mask of `x` is kept.
+
+    Returns the new input, "intent" (batch, num_intents) float32 (a one-hot of the intent, all
+    zeros when unknown), and the vectors; with `num_intents` 0, no input and `x`.
+    """
+    if num_intents <= 0:
+        return {}, x
+    intent = keras.Input(shape=(num_intents,), dtype="float32", name="intent")
+    projected = keras.layers.Dense(intent_units, activation="tanh", name="intent_projection")(
+        intent
+    )  # (batch, intent_units)
+    repeated = RepeatOverTime(name="intent_over_time")([projected, x])  # (batch, time, units)
+    return {"intent": intent}, keras.layers.Concatenate(name="with_intent")([x, repeated])
+
+
 def build_tagger(
     vocab_size: int,
     num_tags: Mapping[str, int],
@@ -178,6 +202,8 @@ def build_tagger(
     sparse_feature_dim: int = 0,
     dense_feature_dim: int = 0,
     feature_units: int = 64,
+    num_intents: int = 0,
+    intent_units: int = 32,
 ) -> SequenceTagger:
     """Builds the BiLSTM(-CRF) tagger.
 
@@ -201,12 +227,16 @@ def build_tagger(
             linearly projected to `feature_units` values.
         feature_units: size of each token's vector from its sparse features, and of the one
             from its dense features.
+        num_intents: width of the "intent" input, a one-hot of the message's intent (0: no
+            intent input, the model of earlier versions).
+        intent_units: size of the intent's projection (tanh), added to every token's input to
+            the recurrent layers.
 
     Returns:
         A `SequenceTagger` from {"token_ids": (batch, time)[, "char_ids": (batch, time, chars)]}
         int32 inputs (with Rasa's features also "feature_ids", "feature_values",
-        "dense_features", see `add_rasa_features`) to {head: (batch, time, num_tags[head]) tag
-        scores}.
+        "dense_features", see `add_rasa_features`; with `num_intents` also "intent", see
+        `add_intent`) to {head: (batch, time, num_tags[head]) tag scores}.
     """
     assert vocab_size > 2, "vocabulary must hold at least one token besides PAD and UNK"
     assert num_tags and all(n >= 2 for n in num_tags.values()), "each head needs two tags or more"
@@ -230,6 +260,8 @@ def build_tagger(
         feature_units,
     )
     inputs.update(features)
+    intent, x = add_intent(x, num_intents, intent_units)
+    inputs.update(intent)
     for i in range(num_layers):
         rnn = recurrent_layer(rnn_type, rnn_units, True, name=f"{rnn_type}_{i}")
         x = keras.layers.Bidirectional(rnn, name=f"bi_{rnn_type}_{i}")(

@@ -8,16 +8,22 @@ from typing import Any, Dict, List
 
 import numpy as np
 import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
+from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.extractors.entity_synonyms import EntitySynonymMapper
 from rasa.shared.exceptions import InvalidConfigException
+from rasa.shared.nlu.constants import FEATURE_TYPE_SEQUENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.entities_parser import parse_training_example
+from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from rnn_nlu import BiLSTMSlotFiller
-from tests.helpers import messages, tokenize
+from rnn_nlu.lifecycle import SERVING_VARIABLE, FinetuningError
+from rnn_nlu.persistence import ModelArchiveError
+from tests.helpers import messages, pipeline_context, tampered_copy, tokenize
 
 # Small, fast settings that still learn the tiny data; validation off so every epoch runs.
 FAST = {
@@ -346,3 +352,252 @@ def test_new_lengths_and_batch_sizes_do_not_retrace(trained):
     for texts in (["hi"], ["fly from boston to denver tomorrow", "bye"], ["to paris " * 30] * 5):
         extract(trained, *texts)
     assert trained._predict.experimental_get_tracing_count() == 1
+
+
+# --- the intent (use_intent) ----------------------------------------------------------------
+
+# The same sentences name an `album` when the user wants to play music and an `object_name` when
+# they search a creative work: only the intent tells the entity type.
+RECORDS = [
+    "thriller",
+    "abbey road",
+    "nevermind",
+    "rumours",
+    "blue",
+    "back in black",
+    "purple rain",
+    "the wall",
+    "kind of blue",
+    "hotel california",
+]
+RECORD_TEMPLATES = ["play [{v}]({e})", "find [{v}]({e})"]
+ENTITY_OF_INTENT = {"play_music": "album", "search_creative_work": "object_name"}
+GREETINGS = ["hello", "hi there", "good morning"]
+INTENTS = ["greet", "play_music", "search_creative_work"]
+FINETUNING = ExecutionContext(GraphSchema({}), "finetuned", is_finetuning=True)
+
+
+def record_data(entity_of_intent: Dict[str, str] = ENTITY_OF_INTENT) -> TrainingData:
+    """20 examples per intent of `entity_of_intent` (each sentence in both), a few greetings."""
+    examples = [
+        parse_training_example(t.format(v=v, e=entity), intent)
+        for intent, entity in entity_of_intent.items()
+        for t in RECORD_TEMPLATES
+        for v in RECORDS
+    ]
+    examples += [parse_training_example(text, "greet") for text in GREETINGS]
+    return TrainingData(tokenize(examples))
+
+
+def extract_for(component, intent: Any, *texts: str) -> List[List[Dict[str, Any]]]:
+    """The entities of `texts` parsed with `intent` set as the classifier sets it (None: unset)."""
+    parsed = messages(*texts)
+    for message in parsed:
+        if intent is not None:
+            message.set(INTENT, intent)
+    component.process(parsed)
+    return [m.get("entities") for m in parsed]
+
+
+def types_for(component, intent: Any, texts: List[str]) -> List[List[str]]:
+    return [[e["entity"] for e in entities] for entities in extract_for(component, intent, *texts)]
+
+
+RECORD_TEXTS = ["play thriller", "find back in black", "play kind of blue", "find rumours"]
+
+
+def train_records(use_intent: bool, root, execution_context) -> Any:
+    """The slot filler trained on `record_data()`, stored as resource "c"; `.root`, `.storage`."""
+    storage = LocalModelStorage.create(root)
+    config = {**FAST, "use_intent": use_intent}
+    component = BiLSTMSlotFiller.create(config, storage, Resource("c"), execution_context)
+    component.train(record_data())
+    component.root, component.storage = root, storage
+    return component
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory, execution_context):
+    """Trained with `use_intent` (the default)."""
+    return train_records(True, tmp_path_factory.mktemp("records"), execution_context)
+
+
+@pytest.fixture(scope="module")
+def records_without_intent(tmp_path_factory, execution_context):
+    """Trained with `use_intent: false`."""
+    return train_records(False, tmp_path_factory.mktemp("no_intent"), execution_context)
+
+
+def load_records(component, execution_context, storage=None) -> Any:
+    storage = storage or component.storage
+    return BiLSTMSlotFiller.load(component.config, storage, Resource("c"), execution_context)
+
+
+@pytest.mark.parametrize(
+    "pipeline, reads_intent",
+    [
+        (["WhitespaceTokenizer", "rnn_nlu.TextRNNClassifier", "rnn_nlu.BiLSTMSlotFiller"], True),
+        (["WhitespaceTokenizer", "rnn_nlu.BiLSTMSlotFiller", "rnn_nlu.TextRNNClassifier"], False),
+    ],
+)
+def test_the_intent_is_read_only_after_an_intent_classifier(pipeline, reads_intent, tmp_path):
+    """In `rasa train` the pipeline order decides: before the classifier no intent is set at
+    parse time, so training on the gold one would teach what parsing never gives."""
+    context = pipeline_context(pipeline, "BiLSTMSlotFiller")
+    storage = LocalModelStorage.create(tmp_path)
+    component = BiLSTMSlotFiller.create({**FAST, "epochs": 1}, storage, Resource("c"), context)
+    component.train(record_data())
+    assert (component.intents is not None) is reads_intent
+    assert ("intent" in component.model.input_names) is reads_intent
+
+
+def test_one_intent_gives_no_intent_input(trained):
+    assert trained.intents is None
+    assert "intent" not in trained.model.input_names
+
+
+@pytest.mark.parametrize("serving", ["numpy", "keras"])
+def test_the_intent_decides_the_entity_type(records, serving, monkeypatch, execution_context):
+    """Trained, and loaded (served with NumPy or Keras): the same sentence gets each intent's
+    type; the stored intents come back."""
+    monkeypatch.setenv(SERVING_VARIABLE, serving)
+    loaded = load_records(records, execution_context)
+    assert loaded.intents.labels == INTENTS
+    for c in (records, loaded):
+        for intent, entity in ENTITY_OF_INTENT.items():
+            parsed = {"name": intent, "confidence": 0.9}
+            assert types_for(c, parsed, RECORD_TEXTS) == [[entity]] * len(RECORD_TEXTS)
+    before = extract_for(records, {"name": "play_music", "confidence": 1.0}, *RECORD_TEXTS)
+    after = extract_for(loaded, {"name": "play_music", "confidence": 1.0}, *RECORD_TEXTS)
+    assert [spans(e) for e in after] == [spans(e) for e in before]
+    for a, b in zip(after, before):
+        np.testing.assert_allclose(
+            [e["confidence_entity"] for e in a], [e["confidence_entity"] for e in b], rtol=1e-5
+        )
+
+
+def test_without_use_intent_both_intents_get_one_type(records_without_intent):
+    """The data is made so that only the intent tells the type: without it, one type for both."""
+    assert records_without_intent.intents is None
+    assert "intent" not in records_without_intent.model.input_names
+    play, search = (
+        types_for(records_without_intent, {"name": i, "confidence": 1.0}, RECORD_TEXTS)
+        for i in ENTITY_OF_INTENT
+    )
+    assert play == search and all(len(types) == 1 for types in play)
+
+
+def test_the_intent_input_is_a_one_hot_of_the_known_name(records):
+    parsed = messages("play thriller", "play thriller", "play thriller", "play thriller", "hi")
+    parsed[0].set(INTENT, {"name": "search_creative_work", "confidence": 0.8})
+    parsed[1].set(INTENT, "play_music")  # a plain string, as in training data
+    parsed[2].set(INTENT, {"name": "nlu_fallback", "confidence": 0.3})  # unknown: zeros
+    parsed[3].set(INTENT, {"name": None, "confidence": 0.0})  # the classifier on empty text
+    expected = [[0, 0, 1], [0, 1, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]]  # the last: no intent
+    np.testing.assert_array_equal(records._inputs(parsed)["intent"], expected)
+
+
+def test_a_message_without_intent_gets_entities_and_one_warning(records, execution_context):
+    fresh = load_records(records, execution_context)  # it warns once per component
+    with pytest.warns(UserWarning) as caught:
+        first = extract_for(fresh, None, *RECORD_TEXTS, "")
+        second = extract_for(fresh, None, "play thriller")
+    warned = [w for w in caught if "after the intent classifier" in str(w.message)]
+    assert len(warned) == 1 and "config.yml" in str(warned[0].message)
+    unknown = extract_for(fresh, {"name": "nlu_fallback", "confidence": 0.3}, *RECORD_TEXTS)
+    assert [spans(e) for e in first[:-1]] == [spans(e) for e in unknown]  # the zero intent
+    assert first[-1] == [] and len(second) == 1
+    for text, entities in zip(RECORD_TEXTS, first):
+        for e in entities:
+            assert e["entity"] in {"album", "object_name"}
+            assert text[e["start"] : e["end"]] == e["value"]
+
+
+TAMPERED = {  # a change to metadata.json, and the size it names
+    "fewer_intents": (lambda m: m.update(intents=INTENTS[:2]), "intents", 2),
+    "more_intents": (lambda m: m.update(intents=INTENTS + ["x1", "x2"]), "intents", 5),
+    "intent_units": (lambda m: m["model"].update(intent_units=999), "intent_units", 999),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPERED))
+def test_a_tampered_intent_size_is_refused_before_building(
+    records, case, tmp_path, execution_context, monkeypatch
+):
+    change, name, size = TAMPERED[case]
+    assert size not in {d for w in records.model.get_weights() for d in w.shape}
+    copy = tampered_copy(records.root, tmp_path, change)
+
+    def must_not_build(*args, **kwargs):
+        raise AssertionError("a network was built from a tampered archive")
+
+    monkeypatch.setattr("rnn_nlu.components.slot_filler.build_tagger", must_not_build)
+    with pytest.raises(
+        ModelArchiveError, match=f"no stored array has a dimension .*{name} = {size}"
+    ):
+        BiLSTMSlotFiller.load(
+            records.config, LocalModelStorage(copy), Resource("c"), execution_context
+        )
+
+
+def with_lengths(parsed: List[Message]) -> List[Message]:
+    """Adds a dense sequence feature (each token's length), as a dense featurizer would."""
+    for message in parsed:
+        tokens = message.get(TOKENS_NAMES[TEXT])
+        lengths = np.array([[len(t.text)] for t in tokens], dtype=np.float32)
+        message.add_features(Features(lengths, FEATURE_TYPE_SEQUENCE, TEXT, "lengths"))
+    return parsed
+
+
+def test_an_archive_with_rasa_features_and_intents_loads(tmp_path, execution_context):
+    """Rasa's features and the intent both widen the first BiLSTM's input; the load-time check
+    of sizes counts both."""
+    storage = LocalModelStorage.create(tmp_path)
+    data = record_data()
+    with_lengths(data.training_examples)
+    config = {**FAST, "epochs": 1, "feature_units": 4}
+    component = BiLSTMSlotFiller.create(config, storage, Resource("c"), execution_context)
+    component.train(data)
+    assert component.rasa_features.dense and component.intents
+    loaded = BiLSTMSlotFiller.load(component.config, storage, Resource("c"), execution_context)
+    found = []
+    for c in (component, loaded):
+        parsed = with_lengths(messages(*RECORD_TEXTS))
+        for message in parsed:
+            message.set(INTENT, {"name": "play_music", "confidence": 1.0})
+        found.append([spans(m.get("entities")) for m in c.process(parsed)])
+    assert found[1] == found[0]
+
+
+def test_an_archive_from_before_intents_loads_and_tags_as_before(
+    records_without_intent, tmp_path, execution_context
+):
+    """Written before `use_intent` existed: no "intents" in metadata.json, no "intent_units"
+    among the model options."""
+
+    def change(metadata: Dict[str, Any]) -> None:
+        del metadata["intents"], metadata["model"]["intent_units"]
+
+    copy = tampered_copy(records_without_intent.root, tmp_path, change)
+    loaded = load_records(records_without_intent, execution_context, LocalModelStorage(copy))
+    assert loaded.intents is None
+    intent = {"name": "play_music", "confidence": 1.0}
+    expected = extract_for(records_without_intent, intent, *RECORD_TEXTS)
+    assert [spans(e) for e in extract_for(loaded, intent, *RECORD_TEXTS)] == [
+        spans(e) for e in expected
+    ]
+
+
+def test_finetuning_keeps_the_intents_and_refuses_a_new_one(records, tmp_path):
+    storage = LocalModelStorage(tampered_copy(records.root, tmp_path, lambda metadata: None))
+    config = {**records.config, "epochs": 1}
+    loaded = BiLSTMSlotFiller.load(config, storage, Resource("c"), FINETUNING)
+    loaded.train(record_data())
+    assert loaded.intents.labels == INTENTS and len(loaded.histories[0]["loss"]) == 1
+    assert loaded.model.get_layer("intent_projection").kernel.shape == (
+        3,
+        records.config["intent_units"],
+    )
+    again = BiLSTMSlotFiller.load(config, storage, Resource("c"), FINETUNING)
+    with pytest.raises(FinetuningError, match="1 new intent.*'play_video'"):
+        again.train(record_data({**ENTITY_OF_INTENT, "play_video": "album"}))

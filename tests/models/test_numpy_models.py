@@ -1,5 +1,6 @@
 """The NumPy forward passes against the Keras models they copy: every cell, direction, depth,
-pooling, feature input and tagger head, on right-padded batches of many lengths and on one token;
+pooling, feature input, tagger head and the tagger's intent input, on right-padded batches of many
+lengths and on one token;
 the intent classifiers' for each member of an ensemble alone and for all of them in one pass."""
 
 import inspect
@@ -24,7 +25,7 @@ from rnn_nlu.models.rcnn import build_rcnn
 from rnn_nlu.models.tagger import build_tagger
 from rnn_nlu.models.text_rnn import build_text_rnn
 
-VOCAB, LABELS, CHARS, SPARSE, DENSE = 50, 4, 20, 7, 3
+VOCAB, LABELS, CHARS, SPARSE, DENSE, INTENTS = 50, 4, 20, 7, 3, 6
 MEMBERS = 3  # of an ensemble
 ATOL = 1e-5
 FEATURES = {"sparse_feature_dim": SPARSE, "dense_feature_dim": DENSE}
@@ -60,6 +61,7 @@ TAGGER_SIZES = {
     "char_filters": 6,
     "rnn_units": 8,
     "feature_units": 5,
+    "intent_units": 4,
 }
 ENTITY, ROLES = {"entity": 5}, {"entity": 5, "role": 3}
 TAGGER_CASES = [
@@ -68,6 +70,14 @@ TAGGER_CASES = [
     {"num_tags": ROLES, "rnn_type": "simple", "num_layers": 2, "use_chars": False},
     {"num_tags": ENTITY, "num_chars": CHARS, "rnn_type": "simple", "num_layers": 2, **FEATURES},
     {"num_tags": ROLES, "rnn_type": "simple", "use_chars": False, "use_crf": False, **FEATURES},
+    {"num_tags": ENTITY, "num_chars": CHARS, "num_intents": INTENTS},  # the intent after the rest
+    {
+        "num_tags": ROLES,
+        "rnn_type": "simple",
+        "use_chars": False,
+        "num_intents": INTENTS,
+        **FEATURES,
+    },
 ]
 
 Inputs = Union[np.ndarray, Dict[str, np.ndarray]]
@@ -95,6 +105,8 @@ def batch(lengths: np.ndarray, time: int, options: Mapping[str, Any], seed: int)
         inputs["feature_values"] = rng.normal(size=ids.shape).astype(np.float32)
     if options.get("dense_feature_dim", 0):
         inputs["dense_features"] = rng.normal(size=(*mask.shape, DENSE)).astype(np.float32)
+    if options.get("num_intents"):  # random values, not only one-hot rows
+        inputs["intent"] = rng.normal(size=(len(lengths), INTENTS)).astype(np.float32)
     if options.get("num_chars"):
         chars = 6
         counts = np.where(mask, rng.integers(0, chars + 1, mask.shape), 0)  # some words: none
@@ -203,6 +215,16 @@ def test_a_missing_input_is_named():
     weights = randomized(build_tagger(VOCAB, **options))
     with pytest.raises(ValueError, match="char_ids"):
         tagger_forward(weights, options, {"token_ids": np.array([[5, 7]], np.int32)})
+
+
+def test_a_missing_or_misshaped_intent_is_named():
+    options = {"num_tags": ENTITY, "use_chars": False, "num_intents": 3, **TAGGER_SIZES}
+    weights = randomized(build_tagger(VOCAB, **options))
+    token_ids = np.array([[5, 7]], np.int32)
+    with pytest.raises(ValueError, match="'intent'"):
+        tagger_forward(weights, options, {"token_ids": token_ids})
+    with pytest.raises(ValueError, match=r"'intent' must be \(batch, 3\)"):
+        tagger_forward(weights, options, {"token_ids": token_ids, "intent": np.ones((1, 4))})
 
 
 def test_numpy_models_do_not_import_tensorflow():

@@ -1,11 +1,15 @@
-"""The BiLSTM(-CRF) Keras tagger alone: shapes, padding, loss, decoding, learning a tiny task."""
+"""The BiLSTM(-CRF) Keras tagger alone: shapes, padding, loss, decoding, learning a tiny task, the
+intent input."""
 
 import numpy as np
 import pytest
+from tensorflow import keras
 
-from rnn_nlu.models.layers import WordDropout
+from rnn_nlu.models.layers import RepeatOverTime, WordDropout
+from rnn_nlu.models.numpy_layers import canonical_name
 from rnn_nlu.models.tagger import CRF, CharCNN, build_tagger
 from rnn_nlu.training import fit
+from tests.models.test_trimming import tagger_data, trained_weights, untrimmed
 
 SMALL = {"embedding_dim": 8, "char_embedding_dim": 4, "char_filters": 6, "rnn_units": 8}
 
@@ -43,6 +47,62 @@ def test_padding_changes_neither_scores_nor_decoded_tags(rnn_type, use_crf):
         assert decoded[key].shape == (1, 3)
         np.testing.assert_allclose(padded[key][:, :3], decoded[key], atol=1e-6)
     assert np.all((decoded["entity_confidence"] > 0) & (decoded["entity_confidence"] <= 1))
+
+
+def test_padding_changes_neither_scores_nor_tags_with_an_intent():
+    """The intent joins every token's vector; padding after the message stays masked for the
+    BiLSTM and the CRF (the backward LSTM would read it first otherwise)."""
+    model = build_tagger(50, {"entity": 5}, 20, num_intents=3, intent_units=4, **SMALL)
+    assert sorted(model.input_names) == ["char_ids", "intent", "token_ids"]
+    long_chars = np.zeros((1, 7, 4), dtype=np.int32)
+    long_chars[:, :3] = chars(1, 3, 4)
+    short = {**inputs([[5, 7, 9]], long_chars[:, :3]), "intent": np.eye(3, dtype=np.float32)[:1]}
+    long = {**inputs([[5, 7, 9, 0, 0, 0, 0]], long_chars), "intent": short["intent"]}
+    scores, padded_scores = model(short)["entity"], model(long)["entity"]
+    np.testing.assert_allclose(padded_scores[:, :3], scores, atol=1e-6)
+    decoded, padded = model.decode(short), model.decode(long)
+    for key in ("entity", "entity_confidence"):
+        np.testing.assert_allclose(padded[key][:, :3], decoded[key], atol=1e-6)
+    other = model({**short, "intent": np.eye(3, dtype=np.float32)[1:2]})["entity"]
+    assert np.abs(other - scores).max() > 1e-3  # the intent reaches the scores
+
+
+def test_without_intents_the_model_is_that_of_earlier_versions():
+    """Archives of models without an intent input must load: same inputs, weight names and
+    shapes; an intent input adds its projection and widens the first BiLSTM's kernel only."""
+
+    def weights(model) -> dict:
+        return {canonical_name(w.name): w.shape for w in model.weights}
+
+    plain = build_tagger(50, {"entity": 5}, 20, **SMALL)
+    assert sorted(plain.input_names) == ["char_ids", "token_ids"]
+    assert not any("intent" in name for name in weights(plain))
+    guided = weights(build_tagger(50, {"entity": 5}, 20, num_intents=3, intent_units=4, **SMALL))
+    assert guided.pop("intent_projection/kernel") == (3, 4)
+    assert guided.pop("intent_projection/bias") == (4,)
+    kernels = [name for name in guided if name.startswith("bi_lstm_0/") and "/kernel" in name]
+    assert len(kernels) == 2
+    for name in kernels:  # the intent's 4 values join each token's input
+        assert guided[name][0] == weights(plain)[name][0] + 4
+        guided[name] = weights(plain)[name]
+    assert guided == weights(plain)
+
+
+def test_training_keeps_the_intent_input_whole_when_batches_are_cut():
+    """`TrimmingModel` cuts inputs to the batch's longest message, but not the intent (7 wide,
+    longer than every message): trimmed training learns the weights of padded training."""
+    x, y = tagger_data(np.random.default_rng(0))
+    x["intent"] = np.eye(7, dtype=np.float32)[np.arange(len(y)) % 7]
+    options = {"embedding_dim": 8, "char_filters": 5, "rnn_units": 6, "dropout": 0}
+
+    def build():
+        keras.utils.set_random_seed(0)
+        return build_tagger(30, {"entity": 4}, 12, num_intents=7, intent_units=3, **options)
+
+    trimmed, padded = build(), untrimmed(build())
+    want = trained_weights(padded, None, (x, y[:, :, :1]))
+    for got, expected in zip(trained_weights(trimmed, None, (x, y[:, :, :1])), want):
+        np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
 def test_without_characters_the_model_takes_token_ids_only():
@@ -113,8 +173,8 @@ def test_learns_a_tiny_tagging_task(use_crf):
 
 @pytest.mark.parametrize(
     "layer",
-    [CharCNN(20, 4, 6, name="c"), WordDropout(0.1), CRF(4)],
-    ids=["char_cnn", "word_dropout", "crf"],
+    [CharCNN(20, 4, 6, name="c"), WordDropout(0.1), CRF(4), RepeatOverTime(name="r")],
+    ids=["char_cnn", "word_dropout", "crf", "repeat_over_time"],
 )
 def test_custom_layers_have_a_config(layer):
     assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
