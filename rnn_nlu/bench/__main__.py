@@ -38,6 +38,16 @@ def _parser() -> argparse.ArgumentParser:
         help="joins several intents ('a#b' becomes 'a+b' by default, Rasa's multi-intent style)",
     )
 
+    longtail = commands.add_parser(
+        "longtail",
+        help="a long-tailed subset of Rasa NLU YAML: a few intents keep many examples, most few",
+    )
+    longtail.add_argument("source", type=Path, help="Rasa NLU YAML, e.g. a converted train.yml")
+    longtail.add_argument("out", type=Path, help="the subset's YAML file")
+    longtail.add_argument("--most", type=int, default=50, help="examples the first intent keeps")
+    longtail.add_argument("--fewest", type=int, default=5, help="examples the last intent keeps")
+    longtail.add_argument("--seed", type=int, default=0, help="seed of the order and the draw")
+
     dialogues = commands.add_parser(
         "dialogues",
         help="write generated dialogue tasks (city_change, city_reinform, restaurant) for `core`",
@@ -202,6 +212,17 @@ def main(argv: Optional[List[str]] = None) -> None:
                 raise SystemExit(str(e)) from None
         else:
             convert(args.directory, args.out, args.multi_intent_symbol)
+        return
+    if args.command == "longtail":
+        from rnn_nlu.bench.longtail import write_long_tail
+
+        if not args.source.is_file():
+            raise SystemExit(f"not found: {args.source}")
+        try:
+            kept = write_long_tail(args.source, args.out, args.most, args.fewest, args.seed)
+        except ValueError as e:
+            raise SystemExit(str(e)) from None
+        logging.info(f"{args.out}: {kept} examples")
         return
     if args.command == "dialogues":
         from rnn_nlu.bench.dialogues import write_all
