@@ -289,8 +289,8 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         return self._resource
 
     def _reads_intent(self, intents: List[str]) -> bool:
-        """`use_intent`, with two intents or more and no intent classifier after this component
-        (at parse time it would not have set the intent yet)."""
+        """`use_intent`, with two intents or more, unless `rasa train`'s graph puts no intent
+        classifier before this component (at parse time none would have set the intent yet)."""
         if not self.config["use_intent"] or len(intents) < 2:
             return False
         if intent_classifier_before(self._context) is False:
