@@ -2,7 +2,7 @@
 arrays, and labels into ids. No Rasa imports here."""
 
 from collections import Counter
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tensorflow.keras.preprocessing.sequence import pad_sequences
@@ -79,6 +79,14 @@ class LabelEncoder:
 
     def encode(self, labels: Sequence[str]) -> np.ndarray:
         return np.array([self._ids[label] for label in labels], dtype=np.int32)
+
+    def one_hot(self, labels: Sequence[Optional[str]]) -> np.ndarray:
+        """(len(labels), len(self)) float32 one-hot rows; all zeros for an unknown label or None."""
+        rows = np.zeros((len(labels), len(self)), dtype=np.float32)
+        for row, label in enumerate(labels):
+            if label in self._ids:
+                rows[row, self._ids[label]] = 1.0
+        return rows
 
     def ranking(self, probabilities: np.ndarray, length: int = 0) -> List[Dict[str, Any]]:
         """Labels with their confidence, most confident first; cut to `length` when > 0."""

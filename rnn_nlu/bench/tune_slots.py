@@ -20,7 +20,6 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
-from rnn_nlu.components.slot_filler import one_hot
 from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch, encode_chars
 from rnn_nlu.models import crf_decoding
 from rnn_nlu.models.inference import compiled_predict
@@ -120,7 +119,7 @@ def train(
         if use_chars:
             inputs["char_ids"] = encode_chars(x, chars, cfg["max_len"], cfg["max_word_length"])
         if known is not None:
-            inputs["intent"] = one_hot(message_intents or [None] * len(x), known)
+            inputs["intent"] = known.one_hot(message_intents or [None] * len(x))
         return inputs
 
     x = encode(tokens, intents)

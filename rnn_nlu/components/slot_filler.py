@@ -203,7 +203,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         steps = inputs["token_ids"].shape[1]
         inputs.update(rasa_features.encode(messages, self.rasa_features, steps, self.name))
         if self.intents:
-            inputs["intent"] = one_hot([intent_name(m) for m in messages], self.intents)
+            inputs["intent"] = self.intents.one_hot([intent_name(m) for m in messages])
         return inputs
 
     def _tags(self, message: Message, head: str) -> List[str]:
@@ -397,16 +397,6 @@ def intent_name(message: Message) -> Optional[str]:
     if isinstance(intent, dict):
         intent = intent.get("name")
     return intent if isinstance(intent, str) and intent else None
-
-
-def one_hot(names: Sequence[Optional[str]], intents: LabelEncoder) -> np.ndarray:
-    """(messages, intents) float32 one-hot of each name; all zeros for an unknown name or None."""
-    ids = {name: i for i, name in enumerate(intents.labels)}
-    rows = np.zeros((len(names), len(intents)), dtype=np.float32)
-    for row, name in enumerate(names):
-        if name in ids:
-            rows[row, ids[name]] = 1.0
-    return rows
 
 
 def num_intents(intents: Optional[LabelEncoder]) -> int:

@@ -192,11 +192,10 @@ def _as_dict(inputs: Inputs) -> Dict[str, np.ndarray]:
 
 
 def _embedded(
-    weights: Weights, o: Mapping[str, Any], inputs: Inputs, chars: bool = False
+    weights: Weights, o: Mapping[str, Any], inputs: Dict[str, np.ndarray], chars: bool = False
 ) -> Tuple[np.ndarray, np.ndarray]:
     """The (batch, time) token mask and each token's vector (M, batch, time, features): word
-    embedding [+ character CNN] [+ Rasa's features]."""
-    inputs = _as_dict(inputs)
+    embedding [+ character CNN] [+ Rasa's features]. `inputs` as `_as_dict` returns them."""
     token_ids = inputs["token_ids"]
     x = embedding(weights, "embedding", token_ids)  # (M, batch, time, embedding)
     if chars:
