@@ -147,13 +147,22 @@ def _parser() -> argparse.ArgumentParser:
         "--model",
         type=Path,
         action="append",
-        help="a model.tar.gz: start `rasa run --enable-api` for it, then stop it; repeat to "
-        "compare several bots one after the other in one run",
+        help="a model.tar.gz: start `rasa run --enable-api` for it (and the action server, "
+        "unless one answers on its port), then stop them; repeat to compare several bots one "
+        "after the other in one run, the reference last",
     )
     load.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
-    load.add_argument("--seconds", type=float, default=60, help="how long to load (default 60)")
     load.add_argument(
-        "--max-requests", type=int, default=100_000, help="stop after this many (default 100000)"
+        "--seconds",
+        type=float,
+        default=60,
+        help="how long each phase lasts: /model/parse, then the webhook (default 60)",
+    )
+    load.add_argument(
+        "--max-requests",
+        type=int,
+        default=100_000,
+        help="each phase stops after this many requests (default 100000)",
     )
     load.add_argument(
         "--pid", type=int, help="the server's process id, for its memory (with --url)"

@@ -1,6 +1,8 @@
 """`load`: concurrent clients against a running Rasa server on this machine; throughput, latency,
-errors and the server's memory. See docs/benchmarks.md, "Load"."""
+errors and the server's memory, /model/parse and the webhook in separate phases. See
+docs/benchmarks.md, "Load"."""
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -10,7 +12,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import urlparse
 
 import numpy as np
@@ -23,6 +25,9 @@ logger = logging.getLogger(__name__)
 ENDPOINTS = ("/model/parse", "/webhooks/rest/webhook")
 REQUEST_TIMEOUT = 60  # seconds one request may take before it counts as an error
 START_TIMEOUT = 900  # seconds `rasa run` may take to load the model on a busy machine
+ACTIONS_PORT = 5055  # the action server's port when config/endpoints.yml does not give one
+ACTIONS_TIMEOUT = 120  # seconds `rasa run actions` may take to answer
+REPO = Path(__file__).resolve().parents[2]
 UTTERANCES = [
     "hi there",
     "I want to book a flight",
@@ -77,21 +82,26 @@ def rss_mb(pid: Optional[int]) -> Optional[float]:
     return total / 1024 if total else None
 
 
-def summarize(samples: List[Sample], seconds: float) -> Dict[str, Any]:
-    """Requests/s, errors and p50/p99 latency (ms, successful requests) overall and per endpoint."""
+def summarize(samples: List[Sample], phases: Dict[str, float]) -> Dict[str, Any]:
+    """Requests/s, errors and p50/p99 latency (ms, successful requests) overall and per endpoint;
+    `phases`: each endpoint's phase wall time in s, over which its requests/s is counted (overall:
+    over all phases together)."""
 
-    def stats(group: List[Sample]) -> Dict[str, Any]:
+    def stats(group: List[Sample], seconds: float) -> Dict[str, Any]:
         ok = [s[1] * 1000 for s in group if s[2]]
         return {
             "requests": len(group),
             "errors": len(group) - len(ok),
+            "seconds": seconds,
             "requests_per_s": len(group) / seconds if seconds > 0 else 0.0,
             "p50_ms": float(np.percentile(ok, 50)) if ok else None,
             "p99_ms": float(np.percentile(ok, 99)) if ok else None,
         }
 
-    summary = stats(samples)
-    summary["endpoints"] = {e: stats([s for s in samples if s[0] == e]) for e in ENDPOINTS}
+    summary = stats(samples, sum(phases.values()))
+    summary["endpoints"] = {
+        e: stats([s for s in samples if s[0] == e], phases.get(e, 0.0)) for e in ENDPOINTS
+    }
     summary["error_examples"] = sorted({s[3] for s in samples if not s[2]})[:5]
     return summary
 
@@ -107,32 +117,50 @@ def _post(session: requests.Session, url: str, endpoint: str, sender: str, text:
     return endpoint, time.perf_counter() - start, ok, error
 
 
-def hammer(url: str, clients: int, seconds: float, max_requests: int) -> Tuple[List[Sample], float]:
-    """`clients` threads alternating both endpoints until `seconds` or `max_requests` are used."""
+def phase(
+    url: str, endpoint: str, senders: List[str], seconds: float, max_requests: int
+) -> Tuple[List[Sample], float]:
+    """One thread per sender sending only to `endpoint` until `seconds` or `max_requests` are
+    used; the samples and the phase's wall time."""
     samples: List[Sample] = []
     lock = threading.Lock()
     deadline = time.perf_counter() + seconds
 
     def client(index: int) -> None:
-        sender = f"load-{index}-{uuid.uuid4().hex[:8]}"
         with requests.Session() as session:
             for turn in range(max_requests):
                 if time.perf_counter() >= deadline:
                     return
-                text = UTTERANCES[(index + turn // 2) % len(UTTERANCES)]
-                sample = _post(session, url, ENDPOINTS[turn % 2], sender, text)
+                text = UTTERANCES[(index + turn) % len(UTTERANCES)]
+                sample = _post(session, url, endpoint, senders[index], text)
                 with lock:
                     if len(samples) >= max_requests:
                         return
                     samples.append(sample)
 
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(len(senders))]
     start = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     return samples, time.perf_counter() - start
+
+
+def hammer(
+    url: str, clients: int, seconds: float, max_requests: int
+) -> Tuple[List[Sample], Dict[str, float]]:
+    """`clients` threads load each endpoint in its own phase, one after the other (each phase
+    `seconds` and `max_requests` at most); all samples, and each endpoint's phase wall time. A
+    client keeps its sender, so it has one conversation."""
+    senders = [f"load-{i}-{uuid.uuid4().hex[:8]}" for i in range(clients)]
+    samples: List[Sample] = []
+    phases: Dict[str, float] = {}
+    for endpoint in ENDPOINTS:
+        logger.info(f"{clients} clients for {seconds:.0f} s on {endpoint} ...")
+        done, phases[endpoint] = phase(url, endpoint, senders, seconds, max_requests)
+        samples += done
+    return samples, phases
 
 
 def free_port() -> int:
@@ -142,11 +170,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def answers(url: str) -> bool:
+    """Whether a GET of `url` answers now with a status under 400."""
+    try:
+        return requests.get(url, timeout=5).ok
+    except requests.RequestException:
+        return False
+
+
+def wait_until_up(server: subprocess.Popen, url: str, name: str, seconds: float, log: Path) -> None:
+    """Returns once `url` answers; RuntimeError naming `log` if `server` exits or (stopped then)
+    does not answer within `seconds`."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        if server.poll() is not None:
+            raise RuntimeError(f"{name} exited with {server.returncode}; see {log}")
+        if answers(url):
+            logger.info(f"{name} is up on {url} after {time.perf_counter() - started:.0f} s")
+            return
+        time.sleep(1)
+    stop_server(server)
+    raise RuntimeError(f"{name} did not answer within {seconds:.0f} s; see {log}")
+
+
 def start_server(model: Path, log: Path) -> Tuple[subprocess.Popen, str]:
     """`rasa run --enable-api` for `model` on a free loopback port; returns once it answers."""
     port = free_port()
-    repo = Path(__file__).resolve().parents[2]
-    config = repo / "config"
+    config = REPO / "config"
     command = runner.python_command("-m", "rasa", "run", "--enable-api", "--model", model.resolve())
     command += ["--interface", "127.0.0.1", "--port", str(port)]
     command += ["--credentials", str(config / "credentials.yml")]
@@ -154,21 +204,54 @@ def start_server(model: Path, log: Path) -> Tuple[subprocess.Popen, str]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w", encoding="utf-8") as out:
         server = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, cwd=repo, env=runner.child_env()
+            command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=runner.child_env()
         )
-    url, started = f"http://127.0.0.1:{port}", time.perf_counter()
-    while time.perf_counter() - started < START_TIMEOUT:
-        if server.poll() is not None:
-            raise RuntimeError(f"rasa run exited with {server.returncode}; see {log}")
-        try:
-            if requests.get(url + "/status", timeout=5).ok:
-                logger.info(f"rasa run is up on {url} after {time.perf_counter() - started:.0f} s")
-                return server, url
-        except requests.RequestException:
-            pass
-        time.sleep(1)
-    stop_server(server)
-    raise RuntimeError(f"rasa run did not answer within {START_TIMEOUT} s; see {log}")
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(server, url + "/status", "rasa run", START_TIMEOUT, log)
+    return server, url
+
+
+def actions_port(endpoints: Path) -> int:
+    """The port of `endpoints`' action_endpoint url; ACTIONS_PORT if it gives none."""
+    import yaml
+
+    try:
+        url = yaml.safe_load(endpoints.read_text(encoding="utf-8"))["action_endpoint"]["url"]
+        return urlparse(url).port or ACTIONS_PORT
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
+        return ACTIONS_PORT
+
+
+def start_actions(log: Path) -> Optional[subprocess.Popen]:
+    """Rasa's action server for the bots' custom actions (actions/), as `make serve` starts it;
+    returns once it answers. None when one already answers on its port: that one is used."""
+    port = actions_port(REPO / "config" / "endpoints.yml")
+    health = f"http://127.0.0.1:{port}/health"
+    if answers(health):
+        logger.info(f"using the action server already running on port {port}")
+        return None
+    command = runner.python_command(
+        "-m", "rasa", "run", "actions", "--actions", "actions", "-p", port
+    )
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w", encoding="utf-8") as out:
+        server = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=runner.child_env()
+        )
+    wait_until_up(server, health, "the action server", ACTIONS_TIMEOUT, log)
+    return server
+
+
+@contextlib.contextmanager
+def action_server(log: Path) -> Iterator[None]:
+    """The action server (see `start_actions`) while the block runs; stopped after it if it was
+    started here."""
+    server = start_actions(log)
+    try:
+        yield
+    finally:
+        if server is not None:
+            stop_server(server)
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -197,15 +280,17 @@ def markdown(results: Dict[str, Any]) -> str:
         "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
         f"- {results['settings']['clients']} clients, {s['seconds']:.1f} s; "
         f"finished: {results['finished']}",
+        "- separate phases, one after the other: first all clients send only /model/parse, then "
+        "only the webhook; an endpoint's requests/s is over its own phase, `all` over both",
         f"- command: `{results['command']}`",
         "",
-        "| endpoint | requests | requests/s | errors | p50 (ms) | p99 (ms) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| endpoint | phase (s) | requests | requests/s | errors | p50 (ms) | p99 (ms) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, e in [*s["endpoints"].items(), ("all", s)]:
         lines.append(
-            f"| {name} | {e['requests']} | {fmt(e['requests_per_s'])} | {e['errors']} | "
-            f"{fmt(e['p50_ms'])} | {fmt(e['p99_ms'])} |"
+            f"| {name} | {fmt(e['seconds'])} | {e['requests']} | {fmt(e['requests_per_s'])} | "
+            f"{e['errors']} | {fmt(e['p50_ms'])} | {fmt(e['p99_ms'])} |"
         )
     lines += [
         "",
@@ -227,7 +312,25 @@ def run(
     out: Path,
     command: str,
 ) -> Dict[str, Any]:
-    """Runs the load test (starting and stopping `rasa run` for `model`); writes results.*."""
+    """Runs the load test (starting and stopping `rasa run` for `model`, and the action server
+    unless one runs); writes results.*."""
+    if model is None:
+        return measure(url, None, clients, seconds, max_requests, pid, out, command)
+    with action_server(out / "actions.log"):
+        return measure(None, model, clients, seconds, max_requests, None, out, command)
+
+
+def measure(
+    url: Optional[str],
+    model: Optional[Path],
+    clients: int,
+    seconds: float,
+    max_requests: int,
+    pid: Optional[int],
+    out: Path,
+    command: str,
+) -> Dict[str, Any]:
+    """`run` without the action server: loads `url` or a `rasa run` started for `model`."""
     server = None
     if model is not None:
         server, url = start_server(model, out / "server.log")
@@ -238,17 +341,15 @@ def run(
             for endpoint in ENDPOINTS:
                 _post(session, url, endpoint, "load-warm-up", UTTERANCES[1])
         rss_start = rss_mb(pid)
-        logger.info(f"{clients} clients for {seconds:.0f} s against {url} ...")
-        samples, elapsed = hammer(url, clients, seconds, max_requests)
+        logger.info(f"loading {url}, one endpoint after the other ...")
+        samples, phases = hammer(url, clients, seconds, max_requests)
         rss_end = rss_mb(pid)
     finally:
         if server is not None:
             stop_server(server)
-    summary = summarize(samples, elapsed)
+    summary = summarize(samples, phases)
     growth = 100 * (rss_end - rss_start) / rss_start if rss_start and rss_end else None
-    summary.update(
-        seconds=elapsed, rss_start_mb=rss_start, rss_end_mb=rss_end, rss_growth_pct=growth
-    )
+    summary.update(rss_start_mb=rss_start, rss_end_mb=rss_end, rss_growth_pct=growth)
     results = {
         "kind": "load",
         "command": command,
@@ -275,34 +376,50 @@ def run(
 def compare(
     models: List[Path], clients: int, seconds: float, max_requests: int, out: Path, command: str
 ) -> List[Dict[str, Any]]:
-    """Loads each model's server in turn, the same way; one results.* per model in its own
-    folder under `out`, and `out/comparison.md` with a row per model."""
+    """Loads each model's server in turn, the same way, with one action server for all; one
+    results.* per model in its own folder under `out`, and `out/comparison.md` with a row per
+    model (the last is the reference of the parse ratio)."""
     names = [f"{i + 1}-{m.parent.name or m.stem}" for i, m in enumerate(models)]
-    results = [
-        run(None, model, clients, seconds, max_requests, None, out / name, command)
-        for name, model in zip(names, models)
-    ]
+    with action_server(out / "actions.log"):
+        results = [
+            measure(None, model, clients, seconds, max_requests, None, out / name, command)
+            for name, model in zip(names, models)
+        ]
+    text = comparison(models, results, clients, seconds, command)
+    (out / "comparison.md").write_text(text, encoding="utf-8")
+    logger.info("\n" + text)
+    return results
+
+
+def comparison(
+    models: List[Path], results: List[Dict[str, Any]], clients: int, seconds: float, command: str
+) -> str:
+    """comparison.md: a row per model, both phases, memory, and parse req/s over the last's."""
+    reference = results[-1]["summary"]["endpoints"][ENDPOINTS[0]]["requests_per_s"]
     lines = [
         "# Load comparison",
         "",
-        f"- {clients} clients, {seconds:.0f} s per server, one server after the other",
+        f"- {clients} clients, one server after the other; per server two phases of {seconds:.0f} "
+        "s at most, first only /model/parse, then only the webhook (requests/s over its own phase)",
+        "- parse req/s vs last: this model's /model/parse requests/s over the last model's (the "
+        "reference, given last on the command line)",
         f"- command: `{command}`",
         "",
-        "| model | requests/s | errors | parse p50 / p99 (ms) | webhook p50 / p99 (ms) "
-        "| RSS start -> end (MB) | RSS growth |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| model | parse req/s | parse errors | parse p50 / p99 (ms) | webhook req/s "
+        "| webhook errors | webhook p50 / p99 (ms) | RSS start -> end (MB) | RSS growth "
+        "| parse req/s vs last |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for model, r in zip(models, results):
         s = r["summary"]
         parse, hook = (s["endpoints"][e] for e in ENDPOINTS)
+        ratio = parse["requests_per_s"] / reference if reference else None
         lines.append(
-            f"| {model} | {fmt(s['requests_per_s'])} | {s['errors']} "
+            f"| {model} | {fmt(parse['requests_per_s'])} | {parse['errors']} "
             f"| {fmt(parse['p50_ms'], '.0f')} / {fmt(parse['p99_ms'], '.0f')} "
+            f"| {fmt(hook['requests_per_s'])} | {hook['errors']} "
             f"| {fmt(hook['p50_ms'], '.0f')} / {fmt(hook['p99_ms'], '.0f')} "
             f"| {fmt(s['rss_start_mb'], '.0f')} -> {fmt(s['rss_end_mb'], '.0f')} "
-            f"| {fmt(s['rss_growth_pct'], '+.1f')} % |"
+            f"| {fmt(s['rss_growth_pct'], '+.1f')} % | {fmt(ratio, '.2f')} |"
         )
-    text = "\n".join(lines) + "\n"
-    (out / "comparison.md").write_text(text, encoding="utf-8")
-    logger.info("\n" + text)
-    return results
+    return "\n".join(lines) + "\n"
