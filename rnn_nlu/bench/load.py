@@ -193,6 +193,18 @@ def wait_until_up(server: subprocess.Popen, url: str, name: str, seconds: float,
     raise RuntimeError(f"{name} did not answer within {seconds:.0f} s; see {log}")
 
 
+def launch(command: List[str], log: Path, url: str, name: str, seconds: float) -> subprocess.Popen:
+    """Starts `command` in the repository root, its output in `log`; returns the process once
+    `url` answers (see `wait_until_up`)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w", encoding="utf-8") as out:
+        server = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=runner.child_env()
+        )
+    wait_until_up(server, url, name, seconds, log)
+    return server
+
+
 def start_server(model: Path, log: Path) -> Tuple[subprocess.Popen, str]:
     """`rasa run --enable-api` for `model` on a free loopback port; returns once it answers."""
     port = free_port()
@@ -201,14 +213,8 @@ def start_server(model: Path, log: Path) -> Tuple[subprocess.Popen, str]:
     command += ["--interface", "127.0.0.1", "--port", str(port)]
     command += ["--credentials", str(config / "credentials.yml")]
     command += ["--endpoints", str(config / "endpoints.yml")]
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w", encoding="utf-8") as out:
-        server = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=runner.child_env()
-        )
     url = f"http://127.0.0.1:{port}"
-    wait_until_up(server, url + "/status", "rasa run", START_TIMEOUT, log)
-    return server, url
+    return launch(command, log, url + "/status", "rasa run", START_TIMEOUT), url
 
 
 def actions_port(endpoints: Path) -> int:
@@ -233,13 +239,7 @@ def start_actions(log: Path) -> Optional[subprocess.Popen]:
     command = runner.python_command(
         "-m", "rasa", "run", "actions", "--actions", "actions", "-p", port
     )
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w", encoding="utf-8") as out:
-        server = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=runner.child_env()
-        )
-    wait_until_up(server, health, "the action server", ACTIONS_TIMEOUT, log)
-    return server
+    return launch(command, log, health, "the action server", ACTIONS_TIMEOUT)
 
 
 @contextlib.contextmanager
@@ -314,10 +314,9 @@ def run(
 ) -> Dict[str, Any]:
     """Runs the load test (starting and stopping `rasa run` for `model`, and the action server
     unless one runs); writes results.*."""
-    if model is None:
-        return measure(url, None, clients, seconds, max_requests, pid, out, command)
-    with action_server(out / "actions.log"):
-        return measure(None, model, clients, seconds, max_requests, None, out, command)
+    actions = contextlib.nullcontext() if model is None else action_server(out / "actions.log")
+    with actions:
+        return measure(url, model, clients, seconds, max_requests, pid, out, command)
 
 
 def measure(
