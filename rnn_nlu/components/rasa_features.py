@@ -24,7 +24,13 @@ from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.constants import FEATURE_TYPE_SEQUENCE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from rnn_nlu.features import encode_dense_features, encode_sparse_features, max_active_features
+from rnn_nlu.features import (
+    SparseRows,
+    encode_dense_features,
+    encode_sparse_features,
+    max_active_features,
+    sparse_rows,
+)
 from rnn_nlu.lifecycle import FinetuningError
 
 logger = logging.getLogger(__name__)
@@ -288,13 +294,18 @@ def _check(
 
 def _sparse_rows(
     features: Dict[str, Dict[str, Any]], layout: FeatureLayout, message: Message
-) -> Any:
-    """(tokens, sparse_dim) matrix: the layout's featurizers side by side, zeros for missing."""
-    blocks = [
-        features[SPARSE].get(origin, scipy.sparse.csr_matrix((_tokens(message), width)))
-        for origin, width in layout.sparse
-    ]
-    return _side_by_side(SPARSE, blocks)
+) -> Optional[SparseRows]:
+    """The layout's featurizers side by side as one (tokens, sparse_dim) matrix's entries (None:
+    no entries), without building a scipy matrix per parse."""
+    blocks, offset = [], 0
+    for origin, width in layout.sparse:
+        if origin in features[SPARSE]:
+            token, column, value = sparse_rows(features[SPARSE][origin])
+            blocks.append((token, column + offset, value))
+        offset += width
+    if not blocks:
+        return None
+    return tuple(np.concatenate([block[k] for block in blocks]) for k in range(3))
 
 
 def _dense_rows(

@@ -32,8 +32,13 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from rnn_nlu import BiLSTMSlotFiller, RCNNClassifier, TextRNNClassifier
-from rnn_nlu.components.rasa_features import FeatureMismatchError
-from rnn_nlu.features import encode_dense_features, encode_sparse_features
+from rnn_nlu.components.rasa_features import FeatureLayout, FeatureMismatchError, encode
+from rnn_nlu.features import (
+    encode_dense_features,
+    encode_sparse_features,
+    max_active_features,
+    sparse_rows,
+)
 from rnn_nlu.lifecycle import FinetuningError
 from rnn_nlu.persistence import METADATA_FILE, ModelArchiveError
 from tests.components.test_classifier_contract import FAST as CLASSIFIER_FAST
@@ -157,6 +162,31 @@ def test_sparse_features_pack_into_ids_and_values_cut_and_padded_like_token_ids(
     ids, values = encode_sparse_features([wide], length=1, max_active=2)
     np.testing.assert_array_equal(ids[0, 0], [2, 4])
     np.testing.assert_array_equal(values[0, 0], [-4.0, 3.0])
+
+
+def test_sparse_features_sum_duplicate_entries_and_drop_stored_zeros_as_scipy_does():
+    # coo entries: (0, 1) stored twice, (0, 2) stored as 0.0, (1, 0) summing to zero
+    matrix = scipy.sparse.coo_matrix(
+        ([1.5, 2.0, 0.0, 4.0, -4.0, 7.0], ([0, 0, 0, 1, 1, 1], [1, 1, 2, 0, 0, 3])), shape=(2, 5)
+    )
+    for given in (matrix, matrix.tocsr(), sparse_rows(matrix)):
+        ids, values = encode_sparse_features([given], length=2, max_active=3)
+        np.testing.assert_array_equal(ids[0], [[2, 0, 0], [4, 0, 0]])
+        np.testing.assert_array_equal(values[0], [[3.5, 0, 0], [7.0, 0, 0]])
+    assert max_active_features([matrix, None]) == 1
+
+
+def test_sparse_featurizers_sit_side_by_side_in_the_layouts_order():
+    """Featurizer B's columns come after A's 3 (ids 4, 5), whatever order the message holds
+    them in."""
+    (message,) = messages("fly home")
+    for origin, dense in (("run_B2", [[0, 2.0], [0, 0]]), ("run_A1", [[0, 0, 1.0], [5.0, 0, 0]])):
+        matrix = scipy.sparse.coo_matrix(np.array(dense))
+        message.add_features(Features(matrix, FEATURE_TYPE_SEQUENCE, TEXT, origin))
+    layout = FeatureLayout([("A", 3), ("B", 2)], [], max_active=2)
+    inputs = encode([message], layout, length=3, component="test")
+    np.testing.assert_array_equal(inputs["feature_ids"][0], [[3, 5], [1, 0], [0, 0]])
+    np.testing.assert_array_equal(inputs["feature_values"][0], [[1.0, 2.0], [5.0, 0], [0, 0]])
 
 
 def test_dense_features_pad_with_zeros_and_cut_like_token_ids():
