@@ -65,6 +65,23 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--stories", type=Path, required=True, help="stories to replay")
     explain.add_argument("--out", type=Path, required=True, help="directory for explain.md, PNGs")
 
+    runtimes = commands.add_parser(
+        "runtimes",
+        help="our default networks on one message in NumPy, TFLite, XLA and TensorFlow, timed",
+    )
+    runtimes.add_argument(
+        "--tokens", type=int, action="append", help="message length (repeat; default 9)"
+    )
+    runtimes.add_argument(
+        "--runtime",
+        action="append",
+        choices=["numpy", "tflite", "xla", "tf.function"],
+        help="runtime to time (repeat; default all; NumPy is always the reference)",
+    )
+    runtimes.add_argument("--vocab", type=int, default=12000, help="vocabulary size")
+    runtimes.add_argument("--calls", type=int, default=1000, help="timed calls per runtime")
+    runtimes.add_argument("--out", type=Path, default=Path("bench-results/runtimes"))
+
     for name, text in (
         ("nlu", "train NLU configs, parse a test set"),
         ("core", "train dialogue configs, run Rasa's story evaluation"),
@@ -247,6 +264,18 @@ def main(argv: Optional[List[str]] = None) -> None:
             if not path.exists():
                 raise SystemExit(f"not found: {path}")
         explain_stories(args.model, args.stories, args.out)
+        return
+    if args.command == "runtimes":
+        from rnn_nlu.bench import runtimes
+
+        tokens = args.tokens or [9]
+        if min(tokens) < 1 or args.vocab < 3 or args.calls < 1:
+            raise SystemExit("--tokens and --calls must be positive, --vocab at least 3")
+        chosen = ["numpy"] + [
+            r for r in runtimes.RUNTIMES[1:] if r in (args.runtime or runtimes.RUNTIMES)
+        ]
+        command = "rnn-nlu-bench " + shlex.join(argv)
+        runtimes.run(tokens, args.vocab, args.calls, args.out, command, chosen)
         return
     if args.command == "load":
         from rnn_nlu.bench import load
