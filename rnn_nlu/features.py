@@ -152,20 +152,23 @@ def _active_entries(
     order = np.lexsort((column, token, message))
     message, token, column, value = message[order], token[order], column[order], value[order]
     if len(value):
-        first = np.ones(len(value), bool)  # the first entry of each (message, token, column)
-        first[1:] = (np.diff(message) != 0) | (np.diff(token) != 0) | (np.diff(column) != 0)
-        starts = np.flatnonzero(first)
+        starts = np.flatnonzero(_run_starts(message, token, column))
         value = np.add.reduceat(value, starts)
         message, token, column = message[starts], token[starts], column[starts]
     nonzero = value != 0
     return message[nonzero], token[nonzero], column[nonzero], value[nonzero]
 
 
+def _run_starts(*keys: np.ndarray) -> np.ndarray:
+    """True where an entry's keys differ from the previous entry's (entries sorted by the keys)."""
+    starts = np.ones(len(keys[0]), bool)
+    starts[1:] = np.any([np.diff(key) != 0 for key in keys], axis=0)
+    return starts
+
+
 def _token_groups(message: np.ndarray, token: np.ndarray) -> np.ndarray:
     """Each entry's token number (0, 1, ...) over entries sorted by message and token."""
-    new = np.ones(len(message), bool)
-    new[1:] = (np.diff(message) != 0) | (np.diff(token) != 0)
-    return np.cumsum(new) - 1
+    return np.cumsum(_run_starts(message, token)) - 1
 
 
 def encode_sparse_features(

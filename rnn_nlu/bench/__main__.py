@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--stories", type=Path, required=True, help="stories to replay")
     explain.add_argument("--out", type=Path, required=True, help="directory for explain.md, PNGs")
 
+    from rnn_nlu.bench.runtimes import RUNTIMES  # numpy only at its top
+
     runtimes = commands.add_parser(
         "runtimes",
         help="our default networks on one message in NumPy, TFLite, XLA and TensorFlow, timed",
@@ -75,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     runtimes.add_argument(
         "--runtime",
         action="append",
-        choices=["numpy", "tflite", "xla", "tf.function"],
+        choices=RUNTIMES,
         help="runtime to time (repeat; default all; NumPy is always the reference)",
     )
     runtimes.add_argument("--vocab", type=int, default=12000, help="vocabulary size")

@@ -164,20 +164,25 @@ def measure(model: str, tokens: int, vocab: int, calls: int, runtime: str) -> Di
     _one_thread()
     trackable, keras_call, inputs, numpy_call = MODELS[model](vocab, tokens)
     arrays = list(inputs.values())
-    if runtime == "numpy":
-        call: Callable = numpy_call
-        p50, p99 = _timed(call, arrays, calls)
+    timing = _timed(numpy_call, arrays, calls) if runtime == "numpy" else None
     expected = np.asarray(keras_call(*arrays))
-    if runtime == "tflite":
+    if runtime == "numpy":
+        call = numpy_call
+    elif runtime == "tflite":
         call = _tflite(trackable, keras_call, inputs)
     elif runtime in ("xla", "tf.function"):
         call = _tensorflow(keras_call, jit=runtime == "xla")
+    else:
+        raise ValueError(f"runtime must be one of {RUNTIMES}, not {runtime!r}")
     difference = float(np.abs(np.asarray(call(*arrays)) - expected).max())
     if difference > ATOL:
         raise AssertionError(f"{model}, {runtime}: outputs differ from Keras by {difference}")
-    if runtime != "numpy":
-        p50, p99 = _timed(call, arrays, calls)
-    return {"model": model, "tokens": tokens, "runtime": runtime, "p50_us": p50} | {
+    p50, p99 = timing or _timed(call, arrays, calls)
+    return {
+        "model": model,
+        "tokens": tokens,
+        "runtime": runtime,
+        "p50_us": p50,
         "p99_us": p99,
         "max_abs_diff": difference,
     }
@@ -251,9 +256,8 @@ def run(
     logger.info(f"wrote {out / 'runtimes.md'}")
 
 
-if (
-    __name__ == "__main__"
-):  # the child: python -m rnn_nlu.bench.runtimes MODEL TOKENS VOCAB CALLS RUNTIME
+# The child: python -m rnn_nlu.bench.runtimes MODEL TOKENS VOCAB CALLS RUNTIME
+if __name__ == "__main__":
     model, length, size, count, name = sys.argv[1:6]
     record = measure(model, int(length), int(size), int(count), name)
     print(RESULT_PREFIX + json.dumps(record), flush=True)

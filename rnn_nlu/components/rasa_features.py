@@ -158,7 +158,7 @@ def layout_of(messages: Sequence[Message], component: str) -> FeatureLayout:
                     )
     layout = FeatureLayout(list(widths[SPARSE].items()), list(widths[DENSE].items()))
     if layout.sparse:
-        most = max_active_features(_sparse_rows(f, layout, m) for f, m in zip(found, messages))
+        most = max_active_features(_sparse_rows(f, layout) for f in found)
         layout.max_active = min(max(most, 1), MAX_ACTIVE_FEATURES)
         if most > MAX_ACTIVE_FEATURES:
             logger.info(
@@ -182,7 +182,7 @@ def encode(
         _check(features, layout, message, component)
     inputs = {}
     if layout.sparse:
-        rows = [_sparse_rows(f, layout, m) for f, m in zip(found, messages)]
+        rows = [_sparse_rows(f, layout) for f in found]
         ids, values = encode_sparse_features(rows, length, layout.max_active)
         inputs.update(feature_ids=ids, feature_values=values)
     if layout.dense:
@@ -293,7 +293,7 @@ def _check(
 
 
 def _sparse_rows(
-    features: Dict[str, Dict[str, Any]], layout: FeatureLayout, message: Message
+    features: Dict[str, Dict[str, Any]], layout: FeatureLayout
 ) -> Optional[SparseRows]:
     """The layout's featurizers side by side as one (tokens, sparse_dim) matrix's entries (None:
     no entries), without building a scipy matrix per parse."""
