@@ -12,7 +12,8 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 SNIPS ?= ../shared/datasets/snips
-BENCH_CONFIGS ?= diet_e20 logreg textrnn_slots rcnn_slots textrnn_slots_nocrf textrnn_sentencepiece
+BENCH_CONFIGS ?= diet_e20 logreg textrnn_slots textrnn_chars_slots rcnn_slots textrnn_slots_nocrf textrnn_sentencepiece
+BENCH_REPEAT ?= 1
 CLINC ?= ../shared/datasets/clinc150
 CLINC_SET ?= data_small
 CLINC_CONFIGS ?= textrnn_chars_slots diet_e20
@@ -80,7 +81,7 @@ bench: install
 	$(PY) -m rnn_nlu.bench convert $(SNIPS) bench-results/snips-yaml
 	nice -n 5 $(PY) -m rnn_nlu.bench nlu --train bench-results/snips-yaml/train.yml \
 	  --test bench-results/snips-yaml/test.yml $(foreach c,$(BENCH_CONFIGS),--config config/bench/$(c).yml) \
-	  --cache bench-results/cache --out bench-results/snips
+	  --repeat $(BENCH_REPEAT) --cache bench-results/cache --out bench-results/snips
 
 # CLINC150, oos-threshold protocol: in-scope training only, the out-of-scope threshold chosen on
 # val (see docs/benchmarks.md, "CLINC150").
