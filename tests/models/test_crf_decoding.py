@@ -46,6 +46,15 @@ def test_viterbi_tags_equal_rasas_tensorflow_decoder():
         assert not decoded["entity_confidence"][row, length:].any()
 
 
+def test_marginals_beyond_float32_are_computed_in_float64():
+    # exp(-300) and exp(-200) are 0 in float32: the forward pass would divide 0 by 0.
+    potentials = np.array([[0.0, -300.0], [-300.0, 0.0]], dtype=np.float32)
+    transitions = np.array([[0.0, -200.0], [-200.0, 0.0]], dtype=np.float32)
+    tags, confidences = viterbi(potentials, transitions)
+    assert list(tags) == [0, 1]
+    np.testing.assert_allclose(confidences, [1.0, 1.0], rtol=1e-6)
+
+
 def test_softmax_heads_and_empty_messages():
     scores = np.array([[[0.0, 2.0], [1.0, -1.0]]])
     tags, confidences = softmax_decode(scores[0])
