@@ -17,6 +17,7 @@ import os
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
+import threadpoolctl
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -51,6 +52,11 @@ SIZE_OPTIONS = (
 # "numpy" (default): serve loaded models with NumPy; "keras": build and trace the Keras model.
 SERVING_VARIABLE = "RNN_NLU_SERVING"
 SERVINGS = ("numpy", "keras")
+# Threads of the BLAS library under NumPy once a model serves: "1" (default), a number, or "0" to
+# leave them as they are. A message's matrices are small: one thread is as fast alone and far
+# faster when the CPU is shared (other requests, replicas, the action server).
+BLAS_THREADS_VARIABLE = "RNN_NLU_BLAS_THREADS"
+_blas_threads_set: Optional[int] = None  # what `limit_blas_threads` last set in this process
 
 
 class FinetuningError(RasaException):
@@ -213,6 +219,7 @@ class KerasComponent:
                 raise ValueError("'weight_names' must be a list of strings")
             networks = named_members(names, weights, self._network_count(self.config))
         self._served = (weights, names)
+        limit_blas_threads()
         try:
             self._serve(networks)
             self._check_serving()
@@ -276,6 +283,18 @@ def serving() -> str:
     if value not in SERVINGS:
         raise RasaException(f"{SERVING_VARIABLE} must be one of {SERVINGS}, not {value!r}.")
     return value
+
+
+def limit_blas_threads() -> None:
+    """Sets the threads of the BLAS libraries NumPy loaded to `RNN_NLU_BLAS_THREADS` (default 1;
+    0: leaves them), once per process and value (finding the libraries takes 5-20 ms)."""
+    global _blas_threads_set
+    value = os.environ.get(BLAS_THREADS_VARIABLE, "1").strip() or "1"
+    if not value.isdigit():
+        raise RasaException(f"{BLAS_THREADS_VARIABLE} must be a whole number >= 0, not {value!r}.")
+    if int(value) > 0 and _blas_threads_set != int(value):
+        threadpoolctl.threadpool_limits(limits=int(value), user_api="blas")
+        _blas_threads_set = int(value)
 
 
 def _check_sizes(component: str, sizes: Dict[str, int], weights: List[np.ndarray]) -> None:

@@ -9,13 +9,20 @@ from typing import Any, Callable, Dict, List, NamedTuple
 
 import numpy as np
 import pytest
+import threadpoolctl
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.domain import Domain
 from rasa.shared.exceptions import RasaException
 
-from rnn_nlu import BiLSTMSlotFiller, MemoryNetworkPolicy, RCNNClassifier, TextRNNClassifier
-from rnn_nlu.lifecycle import SERVING_VARIABLE
+from rnn_nlu import (
+    BiLSTMSlotFiller,
+    MemoryNetworkPolicy,
+    RCNNClassifier,
+    TextRNNClassifier,
+    lifecycle,
+)
+from rnn_nlu.lifecycle import BLAS_THREADS_VARIABLE, SERVING_VARIABLE
 from rnn_nlu.models.calibration import scale
 from rnn_nlu.models.ensemble import members
 from rnn_nlu.persistence import ModelArchiveError
@@ -228,3 +235,23 @@ def test_tampered_temperatures_are_refused_at_load(classifier, execution_context
     tampered = tampered_copy(classifier.root, tmp_path, change)
     with pytest.raises(ModelArchiveError, match="temperature"):
         load(classifier, execution_context, tampered)
+
+
+def blas_threads() -> set:
+    return {i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"}
+
+
+def test_serving_sets_numpy_to_one_blas_thread_unless_told(trained, execution_context, monkeypatch):
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):  # restored at the end
+        if blas_threads() != {2}:
+            pytest.skip("NumPy's BLAS cannot run two threads on this machine")
+        monkeypatch.setattr(lifecycle, "_blas_threads_set", None)  # as in a fresh process
+        load(trained, execution_context)
+        assert blas_threads() == {1}
+        threadpoolctl.threadpool_limits(limits=2, user_api="blas")
+        monkeypatch.setenv(BLAS_THREADS_VARIABLE, "0")  # leave them as they are
+        load(trained, execution_context)
+        assert blas_threads() == {2}
+        monkeypatch.setenv(BLAS_THREADS_VARIABLE, "two")
+        with pytest.raises(RasaException, match=f"{BLAS_THREADS_VARIABLE} must be a whole"):
+            load(trained, execution_context)
