@@ -33,6 +33,9 @@ class TextRNNClassifier(RecurrentIntentClassifier):
         "dropout": 0.2,
         # Share of training tokens replaced by the unknown-word id: teaches it unseen words.
         "word_dropout": 0.1,
+        # Also max-pool the tokens' inputs (word embedding and features) over time and join them
+        # to the pooled recurrent states before the softmax.
+        "pool_inputs": False,
     }
     MODEL_CHOICES = {"rnn_type": sorted(RNN_TYPES), "pooling": list(POOLINGS)}
     build_model = staticmethod(build_text_rnn)

@@ -49,6 +49,7 @@ TEXT_RNN_DEFAULTS = {
     "dense_units": (),
     "sparse_feature_dim": 0,
     "dense_feature_dim": 0,
+    "pool_inputs": False,
 }
 RCNN_DEFAULTS = {
     "rnn_type": "simple",
@@ -101,6 +102,7 @@ def text_rnn_forward(
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
     mask, x = _embedded(weights, o, inputs)  # x: (M, batch, time, features)
+    pooled_inputs = masked_max_pooling(x, mask) if o["pool_inputs"] else None
     for i in range(o["num_layers"]):
         sequences = i < o["num_layers"] - 1 or pooling != "last"
         layer = f"{rnn_type}_{i}"
@@ -114,6 +116,8 @@ def text_rnn_forward(
         x = masked_mean_pooling(x, mask)
     elif pooling == "attention":
         x = attention_pooling(weights, "attention_pool", x, mask)
+    if pooled_inputs is not None:
+        x = np.concatenate([x, pooled_inputs], axis=-1)
     return _classify(weights, o, x)
 
 

@@ -34,6 +34,7 @@ def build_text_rnn(
     sparse_feature_dim: int = 0,
     dense_feature_dim: int = 0,
     feature_units: int = 64,
+    pool_inputs: bool = False,
 ) -> keras.Model:
     """Builds the TextRNN classifier.
 
@@ -56,6 +57,9 @@ def build_text_rnn(
             linearly projected to `feature_units` values.
         feature_units: size of each token's vector from its sparse features, and of the one
             from its dense features.
+        pool_inputs: also max-pool each token's input vector (word embedding and features) over
+            time and join it to the pooled recurrent states before the softmax (a skip
+            connection, the SWEM-max of Shen et al. 2018).
 
     Returns:
         A model from (batch, time) int32 token ids to (batch, num_labels) probabilities; with
@@ -76,6 +80,7 @@ def build_text_rnn(
         dense_feature_dim,
         feature_units,
     )
+    pooled_inputs = MaskedGlobalMaxPooling1D(name="input_pool")(x) if pool_inputs else None
     for i in range(num_layers):
         sequences = i < num_layers - 1 or pooling != "last"
         rnn = recurrent_layer(rnn_type, rnn_units, sequences, name=f"{rnn_type}_{i}")
@@ -88,6 +93,8 @@ def build_text_rnn(
         x = keras.layers.GlobalAveragePooling1D(name="mean_pool")(x)  # honours the mask
     elif pooling == "attention":
         x = AttentionPooling(name="attention_pool")(x)
+    if pooled_inputs is not None:
+        x = keras.layers.Concatenate(name="with_pooled_inputs")([x, pooled_inputs])
     x = keras.layers.Dropout(dropout, name="pool_dropout")(x)  # (batch, features)
     for i, units in enumerate(dense_units):
         x = keras.layers.Dense(units, activation="relu", name=f"dense_{i}")(x)

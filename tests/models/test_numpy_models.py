@@ -47,6 +47,8 @@ TEXT_RNN_CASES = [  # every rnn_type, direction, depth and pooling, with and wit
     {"rnn_type": "simple", "num_layers": 2, "pooling": "mean", "dense_units": [6], **FEATURES},
     {"rnn_type": "simple", "num_layers": 2, "pooling": "attention"},
     {"rnn_type": "simple", "pooling": "max", "dense_feature_dim": DENSE},
+    {"rnn_type": "simple", "pooling": "max", "pool_inputs": True, **FEATURES},
+    {"rnn_type": "simple", "bidirectional": False, "pooling": "last", "pool_inputs": True},
 ]
 RCNN_SIZES = {"embedding_dim": 8, "context_units": 8, "projection_units": 12, "feature_units": 5}
 RCNN_CASES = [

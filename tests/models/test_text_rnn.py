@@ -27,6 +27,15 @@ def test_output_is_a_distribution_and_padding_changes_nothing(rnn_type, pooling)
     np.testing.assert_allclose(model(padded, training=False).numpy(), probs, atol=1e-6)
 
 
+def test_pooled_inputs_join_the_pooled_states_and_padding_changes_nothing():
+    model = build_text_rnn(50, 3, embedding_dim=8, rnn_units=6, pool_inputs=True)
+    assert model.get_layer("intent").input_shape[-1] == 2 * 6 + 8
+    ids = np.array([[5, 7, 9]], dtype=np.int32)
+    padded = np.array([[5, 7, 9, 0, 0, 0, 0]], dtype=np.int32)
+    probs = model(ids, training=False).numpy()
+    np.testing.assert_allclose(model(padded, training=False).numpy(), probs, atol=1e-6)
+
+
 def test_unidirectional_last_state_model_has_one_direction_of_weights():
     uni = build_text_rnn(50, 3, rnn_units=4, bidirectional=False, pooling="last")
     bi = build_text_rnn(50, 3, rnn_units=4, bidirectional=True, pooling="last")
