@@ -35,7 +35,12 @@ Inputs = Dict[str, np.ndarray]
 
 
 def _one_thread() -> None:
+    """TensorFlow on one thread, and NumPy's BLAS as our serving sets it (`limit_blas_threads`)."""
     import tensorflow as tf
+
+    from rnn_nlu.lifecycle import limit_blas_threads
+
+    limit_blas_threads()
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(1)
