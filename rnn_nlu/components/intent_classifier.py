@@ -1,7 +1,7 @@
 """Rasa glue shared by our intent classifiers; a subclass only names its Keras model and options."""
 
 import logging
-from typing import Any, Dict, List, Optional, Sequence, Type, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 import tensorflow as tf
@@ -24,7 +24,7 @@ from rnn_nlu.config import validate_config
 from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch
 from rnn_nlu.lifecycle import KerasComponent, in_batches
 from rnn_nlu.models import calibration
-from rnn_nlu.models.ensemble import average_ensemble, members
+from rnn_nlu.models.ensemble import average_ensemble, distillation_loss, members
 from rnn_nlu.models.inference import compiled_predict
 from rnn_nlu.models.numpy_layers import Weights, stack_members
 from rnn_nlu.training import balanced_class_weights, set_seed, split_indices, take
@@ -65,8 +65,13 @@ TRAINING_DEFAULTS: Dict[str, Any] = {
     # Rasa's LogisticRegressionClassifier): rare intents are learnt better (README); "none": every
     # example weighs one (the default: the demo bots' held-out conversations are tuned to it).
     "class_weight": "none",
+    # Train one more network on the ensemble's averaged probabilities (knowledge distillation) and
+    # keep only it: the parse time and archive of one network, for one more network's training.
+    "distill": False,
 }
 CLASS_WEIGHTS = ("none", "balanced")
+# The temperature the ensemble's probabilities are softened to for the distilled network.
+DISTILL_TEMPERATURE = 2.0
 
 PREDICT_BATCH = 256  # messages per compiled call in `process`; bounds memory for large batches
 
@@ -224,16 +229,7 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         networks, temperatures = [], []
         for i in range(size):
             seed = self.config["random_seed"] + i
-            if loaded:
-                network = loaded[i]
-            else:
-                set_seed(seed)  # before building: the initial weights are random too
-                network = self.build_model(
-                    len(self.vocabulary),
-                    len(self.labels),
-                    **self.model_options(),
-                    **self.rasa_features.model_options(),
-                )
+            network = loaded[i] if loaded else self._new_network(seed)
             logger.info(
                 f"{self.__class__.__name__} network {i + 1}/{size}: {len(examples)} examples, "
                 f"{len(self.labels)} intents, {len(self.vocabulary)} tokens, "
@@ -242,10 +238,56 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
             self.fit_network(network, x, y, seed=seed, stratify=y, class_weight=weights)
             networks.append(network)
             temperatures.append(self._temperature(network, x, y, seed))
+        if self.config["distill"] and not loaded:
+            networks, temperatures = self._distilled(networks, temperatures, x, y, weights)
         self.temperatures = temperatures
         self._set_model(average_ensemble(networks, temperatures))
         self.persist()
         return self._resource
+
+    def _new_network(self, seed: int) -> keras.Model:
+        set_seed(seed)  # before building: the initial weights are random too
+        return self.build_model(
+            len(self.vocabulary),
+            len(self.labels),
+            **self.model_options(),
+            **self.rasa_features.model_options(),
+        )
+
+    def _distilled(
+        self,
+        networks: List[keras.Model],
+        temperatures: List[float],
+        x: Any,
+        y: np.ndarray,
+        class_weight: Optional[Dict[int, float]],
+    ) -> Tuple[List[keras.Model], List[float]]:
+        """One network (seed `random_seed` + ensemble size) trained on the ensemble's averaged
+        probabilities of the training examples, softened to DISTILL_TEMPERATURE, and its
+        temperature; the ensemble as it is when it has one network."""
+        name = self.__class__.__name__
+        if len(networks) < 2:
+            raise_warning(f"{name}: distill needs ensemble_size >= 2; kept the one network.")
+            return networks, temperatures
+        teacher = average_ensemble(networks, temperatures)
+        targets = calibration.scale(
+            teacher.predict(x, batch_size=PREDICT_BATCH, verbose=0), DISTILL_TEMPERATURE
+        )
+        seed = self.config["random_seed"] + len(networks)
+        student = self._new_network(seed)
+        logger.info(f"{name}: distilling {len(networks)} networks into one.")
+        self.fit_network(
+            student,
+            x,
+            targets,
+            seed=seed,
+            stratify=y,
+            class_weight=class_weight,
+            loss=distillation_loss(DISTILL_TEMPERATURE),
+            metrics=("categorical_accuracy",),
+        )
+        self.config["ensemble_size"] = 1  # as stored: load builds one network, finetuning trains it
+        return [student], [self._temperature(student, x, y, seed)]
 
     def _temperature(self, network: keras.Model, x: Any, y: np.ndarray, seed: int) -> float:
         """The network's temperature fitted on the split `fit` held out for it (the same indices);

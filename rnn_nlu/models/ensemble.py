@@ -1,7 +1,8 @@
 """A deep ensemble (Lakshminarayanan et al., NeurIPS 2017): the mean of several classifiers,
-each at its own temperature (`rnn_nlu.models.calibration`)."""
+each at its own temperature (`rnn_nlu.models.calibration`); and the loss that distils one into a
+single network (Hinton et al., "Distilling the Knowledge in a Neural Network", 2015)."""
 
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import tensorflow as tf
 from tensorflow import keras
@@ -57,3 +58,16 @@ def average_ensemble(
 def members(model: keras.Model) -> list:
     """The networks of an ensemble made by `average_ensemble`, in order ([model] for one)."""
     return list(model.members) if isinstance(model, AverageEnsemble) else [model]
+
+
+def distillation_loss(temperature: float) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """Keras loss of a student that outputs probabilities, against a teacher's probabilities
+    already softened to `temperature`: T^2 * cross-entropy(teacher, student at T), per example.
+    (T^2 keeps the gradients' scale as T changes, as Hinton et al.)"""
+
+    def loss(teacher: tf.Tensor, student: tf.Tensor) -> tf.Tensor:
+        return temperature**2 * keras.losses.categorical_crossentropy(
+            teacher, _scaled(student, temperature)
+        )
+
+    return loss

@@ -8,11 +8,13 @@ from typing import Any, Dict, List
 
 import numpy as np
 import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.training_data.message import Message
 
 from rnn_nlu import RCNNClassifier, TextRNNClassifier
+from rnn_nlu.models.ensemble import members
 from tests.helpers import TINY_INTENTS, messages, training_data
 
 # Small, fast settings that still learn the tiny data; validation off so every epoch runs. Each
@@ -229,6 +231,52 @@ def test_ensemble_averages_networks_trained_from_successive_seeds(
     second = confidences("second", random_seed=4, ensemble_size=1)
     assert np.abs(first - second).max() > 1e-4, "the two networks should differ"
     np.testing.assert_allclose(both, (first + second) / 2, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
+def test_distill_keeps_one_network_trained_on_the_ensembles_probabilities(
+    cls, tmp_path, resource, execution_context
+):
+    storage = LocalModelStorage.create(tmp_path)
+    config = {"random_seed": 3, "ensemble_size": 2, "distill": True, "epochs": 20}
+    component = train(cls, config, training_data(), storage, resource, execution_context)
+    assert len(members(component.model)) == 1 and component.config["ensemble_size"] == 1
+    texts = ["hello there", "see you later", "book a flight to denver", "is it raining"]
+    distilled = rankings(component, messages(*texts))
+    assert [r[0]["name"] for r in distilled] == list(TINY_INTENTS)
+    loaded = cls.load(
+        {**component.config, "ensemble_size": 2}, storage, resource, execution_context
+    )
+    for a, b in zip(rankings(loaded, messages(*texts)), distilled):
+        np.testing.assert_allclose(
+            [r["confidence"] for r in a], [r["confidence"] for r in b], rtol=1e-6
+        )
+    # The same network trained on the labels (its seed, random_seed + 2) is more confident.
+    (tmp_path / "labels").mkdir()
+    alone = train(
+        cls,
+        {"random_seed": 5, "epochs": 20},
+        training_data(),
+        LocalModelStorage.create(tmp_path / "labels"),
+        resource,
+        execution_context,
+    )
+    top = [r[0]["confidence"] for r in rankings(alone, messages(*texts))]
+    assert np.mean([r[0]["confidence"] for r in distilled]) < np.mean(top) - 0.05
+    # Finetuning continues the one network, on the labels.
+    finetuning = ExecutionContext(GraphSchema({}), "finetuned", is_finetuning=True)
+    again = cls.load({**component.config, "epochs": 2}, storage, resource, finetuning)
+    again.train(training_data())
+    assert len(members(again.model)) == 1 and again.config["ensemble_size"] == 1
+
+
+def test_distill_with_one_network_warns_and_keeps_it(model_storage, resource, execution_context):
+    config = {"distill": True, "epochs": 2}
+    with pytest.warns(UserWarning, match="distill needs ensemble_size >= 2"):
+        component = train(
+            TextRNNClassifier, config, training_data(), model_storage, resource, execution_context
+        )
+    assert len(members(component.model)) == 1
 
 
 def test_calibrate_without_a_held_out_split_warns_and_keeps_the_confidences(

@@ -3,7 +3,8 @@
 import numpy as np
 from tensorflow import keras
 
-from rnn_nlu.models.ensemble import average_ensemble
+from rnn_nlu.models.calibration import scale
+from rnn_nlu.models.ensemble import average_ensemble, distillation_loss
 from rnn_nlu.models.rcnn import build_rcnn
 from rnn_nlu.training import set_seed
 
@@ -38,3 +39,15 @@ def test_weights_restore_the_ensemble_in_fresh_members():
     restored.set_weights(ensemble.get_weights())
     np.testing.assert_allclose(restored(IDS).numpy(), ensemble(IDS).numpy(), rtol=1e-6)
     assert isinstance(restored, keras.Model)
+
+
+def test_distillation_loss_is_lowest_for_the_teachers_own_probabilities():
+    teacher = np.array([[0.7, 0.2, 0.1], [0.05, 0.05, 0.9]], dtype=np.float32)
+    for temperature in (1.0, 2.0):
+        loss = distillation_loss(temperature)
+        target = scale(teacher, temperature)
+        own = loss(target, teacher).numpy()
+        for other in ([[0.6, 0.3, 0.1], [0.1, 0.1, 0.8]], [[0.8, 0.1, 0.1], [0.02, 0.03, 0.95]]):
+            assert (loss(target, np.array(other, dtype=np.float32)).numpy() > own + 1e-4).all()
+    hard = keras.losses.categorical_crossentropy(teacher, teacher).numpy()
+    np.testing.assert_allclose(distillation_loss(1.0)(teacher, teacher).numpy(), hard, rtol=1e-6)
