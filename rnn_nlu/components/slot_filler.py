@@ -28,7 +28,7 @@ from rnn_nlu.lifecycle import KerasComponent, in_batches
 from rnn_nlu.models import crf_decoding
 from rnn_nlu.models.inference import compiled_predict
 from rnn_nlu.models.layers import RNN_TYPES
-from rnn_nlu.models.numpy_layers import Weights
+from rnn_nlu.models.numpy_layers import Weights, fuse_directions
 from rnn_nlu.models.numpy_models import tagger_forward
 from rnn_nlu.models.tagger import build_tagger
 from rnn_nlu.tagging import (
@@ -186,7 +186,8 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         }
         crf = self.config["use_crf"]
         self._transitions = {h: weights[f"{h}/transitions"] if crf else None for h in self.tags}
-        self._predict = lambda inputs: tagger_forward(weights, options, inputs)
+        fused = fuse_directions(weights)  # both directions of a layer in one matmul
+        self._predict = lambda inputs: tagger_forward(fused, options, inputs)
 
     @staticmethod
     def _tokens(message: Message) -> list:

@@ -217,16 +217,36 @@ def run_cell(
 def _rnn_weights(
     weights: Weights, name: str, rnn_type: str
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray]]:
-    """kernel, recurrent kernel, input bias, recurrent bias (GRU only, (M, 1, 3 * units)) of a
-    recurrent layer."""
+    """kernel, recurrent kernel, input bias, recurrent bias (GRU only, (..., 1, 3 * units)) of a
+    recurrent layer; leading axes as stored ((M, ...), or (M, 2, ...) for `fuse_directions`)."""
     if rnn_type not in CELLS:
         raise ValueError(f"rnn_type must be one of {sorted(CELLS)}, not {rnn_type!r}")
     kernel = weight(weights, f"{name}/kernel")
     recurrent_kernel = weight(weights, f"{name}/recurrent_kernel")
     bias = weight(weights, f"{name}/bias")
-    if rnn_type == "gru":  # (M, 2, 3 * units): input bias, recurrent bias
-        return kernel, recurrent_kernel, bias[:, 0], bias[:, 1, None]
+    if rnn_type == "gru":  # (..., 2, 3 * units): input bias, recurrent bias
+        return kernel, recurrent_kernel, bias[..., 0, :], bias[..., 1:, :]
     return kernel, recurrent_kernel, bias, None
+
+
+FUSED = "fused_directions"
+_FORWARD_KERNEL = re.compile(r"(.+)/forward_([^/]+)/kernel")
+
+
+def fuse_directions(weights: Weights, stacked: bool = False) -> Dict[str, np.ndarray]:
+    """`weights` plus, for each bidirectional layer `name`, both directions' weights stacked once
+    as `name/fused_directions/...`, forward first, after the member axis when `stacked`
+    (`stack_members`): `bidirectional` then runs both directions in one matmul without stacking
+    them at every call. For serving, at load."""
+    fused, axis = dict(weights), 1 if stacked else 0
+    for key in weights:
+        match = _FORWARD_KERNEL.fullmatch(key)
+        if match:
+            name, layer = match.groups()
+            for part in ("kernel", "recurrent_kernel", "bias"):
+                ways = [weights[f"{name}/{way}_{layer}/{part}"] for way in ("forward", "backward")]
+                fused[f"{name}/{FUSED}/{part}"] = np.stack(ways, axis=axis)
+    return fused
 
 
 def _projected(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -300,25 +320,41 @@ def bidirectional(
     there). Both directions of every member run in one loop: (2, M, batch, ...) arrays, one
     batched matmul a step. Returns (M, batch, time, 2 * units) or (M, batch, 2 * units).
     """
-    directions = [
-        _rnn_weights(weights, f"{name}/{way}_{layer}", rnn_type) for way in ("forward", "backward")
-    ]
-    (fk, fu, fb, frb), (bk, bu, bb, brb) = directions
-    # (2, M, batch, time, gates * units), the backward direction's steps reversed
-    projected = np.stack([_projected(x, fk, fb), _projected(x, bk, bb)[..., ::-1, :]])
+    kernel, recurrent_kernel, bias, recurrent_bias = _direction_weights(
+        weights, name, layer, rnn_type
+    )  # (2, M, ...)
+    # (2, M, batch, time, gates * units), the backward direction's steps reversed: one matmul
+    inputs = np.stack([x, x[..., ::-1, :]])  # (2, M or 1, batch, time, features)
+    projected = inputs.reshape(*inputs.shape[:2], -1, inputs.shape[-1]) @ kernel
+    projected = projected.reshape(*projected.shape[:2], *x.shape[1:-1], -1)
+    projected += bias.reshape(*bias.shape[:2], 1, 1, bias.shape[-1])
     masks = np.stack([mask, mask[:, ::-1]])[:, None]  # (2, 1, batch, time)
     out = run_cell(
         rnn_type,
         projected,
         masks,
-        np.stack([fu, bu]),  # (2, M, units, gates * units)
-        None if frb is None else np.stack([frb, brb]),  # (2, M, 1, gates * units)
+        recurrent_kernel,  # (2, M, units, gates * units)
+        recurrent_bias,  # (2, M, 1, gates * units) or None
         return_sequences,
         zero_output_for_mask=return_sequences,
     )
     if return_sequences:  # (2, M, batch, time, units): the backward outputs back in input order
         return np.concatenate([out[0], out[1][..., ::-1, :]], axis=-1)
     return np.concatenate([out[0], out[1]], axis=-1)
+
+
+def _direction_weights(
+    weights: Weights, name: str, layer: str, rnn_type: str
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """A bidirectional layer's kernel, recurrent kernel, input bias, recurrent bias (GRU), each
+    (2, M, ...) with the forward direction first: views of `fuse_directions`' arrays, or stacked."""
+    if f"{name}/{FUSED}/kernel" in weights:
+        parts = _rnn_weights(weights, f"{name}/{FUSED}", rnn_type)
+        return tuple(None if p is None else np.moveaxis(p, 1, 0) for p in parts)  # type: ignore
+    ways = [
+        _rnn_weights(weights, f"{name}/{way}_{layer}", rnn_type) for way in ("forward", "backward")
+    ]
+    return tuple(None if f is None else np.stack([f, b]) for f, b in zip(*ways))  # type: ignore
 
 
 def masked_max_pooling(x: np.ndarray, mask: np.ndarray) -> np.ndarray:

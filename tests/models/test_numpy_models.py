@@ -1,9 +1,10 @@
 """The NumPy forward passes against the Keras models they copy: every cell, direction, depth,
 pooling, feature input, tagger head and the tagger's intent input, on right-padded batches of many
-lengths and on one token;
+lengths and on one token, with and without the bidirectional layers' weights fused at load;
 the intent classifiers' for each member of an ensemble alone and for all of them in one pass."""
 
 import inspect
+import itertools
 import subprocess
 import sys
 from typing import Any, Callable, Dict, Iterator, Mapping, Union
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from rnn_nlu.models import numpy_models
-from rnn_nlu.models.numpy_layers import canonical_name, stack_members
+from rnn_nlu.models.numpy_layers import canonical_name, fuse_directions, stack_members
 from rnn_nlu.models.numpy_models import (
     RCNN_DEFAULTS,
     TAGGER_DEFAULTS,
@@ -136,13 +137,17 @@ def check_ensemble(
         expected.append([model(inputs, training=False).numpy() for inputs in batches(options)])
     stacked = stack_members(networks)
     for b, inputs in enumerate(batches(options)):
-        for m, weights in enumerate(networks):
-            alone = forward(weights, options, inputs)
-            assert alone.dtype == np.float32
-            np.testing.assert_allclose(alone, expected[m][b], rtol=0, atol=ATOL)
-        for max_batch in (10**6, 0):  # every batch in one pass; every batch member by member
+        for m, network in enumerate(networks):
+            for weights in (network, fuse_directions(network)):
+                alone = forward(weights, options, inputs)
+                assert alone.dtype == np.float32
+                np.testing.assert_allclose(alone, expected[m][b], rtol=0, atol=ATOL)
+        for max_batch, weights in itertools.product(
+            (10**6, 0), (stacked, fuse_directions(stacked, stacked=True))
+        ):
+            # every batch in one pass, or member by member; directions fused at load or not
             monkeypatch.setattr(numpy_models, "STACKED_MAX_BATCH", max_batch)
-            together = forward(stacked, options, inputs, stacked=True)
+            together = forward(weights, options, inputs, stacked=True)
             assert together.dtype == np.float32
             assert together.shape == (MEMBERS, *expected[0][b].shape)
             for m in range(MEMBERS):
@@ -167,11 +172,12 @@ def test_tagger_forward_is_the_keras_model(options):
     weights = randomized(model)
     for inputs in batches(options):
         expected = {head: v.numpy() for head, v in model(inputs, training=False).items()}
-        got = tagger_forward(weights, {**TAGGER_SIZES, **options}, inputs)
-        assert list(got) == list(options["num_tags"])
-        assert set(got) == set(expected)
-        for head in got:
-            np.testing.assert_allclose(got[head], expected[head], rtol=0, atol=ATOL)
+        for served in (weights, fuse_directions(weights)):
+            got = tagger_forward(served, {**TAGGER_SIZES, **options}, inputs)
+            assert list(got) == list(options["num_tags"])
+            assert set(got) == set(expected)
+            for head in got:
+                np.testing.assert_allclose(got[head], expected[head], rtol=0, atol=ATOL)
 
 
 @pytest.mark.parametrize(
