@@ -230,21 +230,23 @@ def _rnn_weights(
 
 
 FUSED = "fused_directions"
+# keras.layers.Bidirectional's two layers, in the order their outputs are concatenated
+DIRECTIONS = ("forward", "backward")
 _FORWARD_KERNEL = re.compile(r"(.+)/forward_([^/]+)/kernel")
 
 
 def fuse_directions(weights: Weights, stacked: bool = False) -> Dict[str, np.ndarray]:
-    """`weights` plus, for each bidirectional layer `name`, both directions' weights stacked once
-    as `name/fused_directions/...`, forward first, after the member axis when `stacked`
-    (`stack_members`): `bidirectional` then runs both directions in one matmul without stacking
-    them at every call. For serving, at load."""
+    """`weights` with each bidirectional layer `name`'s two directions' weights replaced by one
+    stack of them, `name/fused_directions/...`, forward first, after the member axis when
+    `stacked` (`stack_members`): `bidirectional` then runs both directions in one matmul without
+    stacking them at every call. For serving, at load."""
     fused, axis = dict(weights), 1 if stacked else 0
     for key in weights:
         match = _FORWARD_KERNEL.fullmatch(key)
         if match:
             name, layer = match.groups()
             for part in ("kernel", "recurrent_kernel", "bias"):
-                ways = [weights[f"{name}/{way}_{layer}/{part}"] for way in ("forward", "backward")]
+                ways = [fused.pop(f"{name}/{way}_{layer}/{part}") for way in DIRECTIONS]
                 fused[f"{name}/{FUSED}/{part}"] = np.stack(ways, axis=axis)
     return fused
 
@@ -351,9 +353,7 @@ def _direction_weights(
     if f"{name}/{FUSED}/kernel" in weights:
         parts = _rnn_weights(weights, f"{name}/{FUSED}", rnn_type)
         return tuple(None if p is None else np.moveaxis(p, 1, 0) for p in parts)  # type: ignore
-    ways = [
-        _rnn_weights(weights, f"{name}/{way}_{layer}", rnn_type) for way in ("forward", "backward")
-    ]
+    ways = [_rnn_weights(weights, f"{name}/{way}_{layer}", rnn_type) for way in DIRECTIONS]
     return tuple(None if f is None else np.stack([f, b]) for f, b in zip(*ways))  # type: ignore
 
 
