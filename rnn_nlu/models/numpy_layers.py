@@ -328,7 +328,7 @@ def bidirectional(
     # (2, M, batch, time, gates * units), the backward direction's steps reversed: one matmul
     inputs = np.stack([x, x[..., ::-1, :]])  # (2, M or 1, batch, time, features)
     projected = inputs.reshape(*inputs.shape[:2], -1, inputs.shape[-1]) @ kernel
-    projected = projected.reshape(*projected.shape[:2], *x.shape[1:-1], -1)
+    projected = projected.reshape(*projected.shape[:2], *x.shape[1:-1], kernel.shape[-1])
     projected += bias.reshape(*bias.shape[:2], 1, 1, bias.shape[-1])
     masks = np.stack([mask, mask[:, ::-1]])[:, None]  # (2, 1, batch, time)
     out = run_cell(

@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 
 from rnn_nlu.models import numpy_models
-from rnn_nlu.models.numpy_layers import canonical_name, fuse_directions, stack_members
+from rnn_nlu.models.numpy_layers import (
+    as_members,
+    bidirectional,
+    canonical_name,
+    fuse_directions,
+    stack_members,
+)
 from rnn_nlu.models.numpy_models import (
     RCNN_DEFAULTS,
     TAGGER_DEFAULTS,
@@ -239,3 +245,12 @@ def test_numpy_models_do_not_import_tensorflow():
     code = "import sys, rnn_nlu.models.numpy_models; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_a_bidirectional_layer_runs_over_zero_steps():
+    model = build_tagger(VOCAB, **TAGGER_SIZES, num_tags=ENTITY, num_chars=CHARS)
+    weights = as_members(randomized(model), stacked=False)
+    x, mask = np.zeros((1, 2, 0, 8 + 6), np.float32), np.zeros((2, 0), bool)  # words + characters
+    for served in (weights, fuse_directions(weights, stacked=True)):
+        out = bidirectional(served, "bi_lstm_0", "lstm_0", "lstm", x, mask)
+        assert out.shape == (1, 2, 0, 2 * TAGGER_SIZES["rnn_units"])
