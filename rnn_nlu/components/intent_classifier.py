@@ -26,7 +26,8 @@ from rnn_nlu.lifecycle import KerasComponent, in_batches
 from rnn_nlu.models import calibration
 from rnn_nlu.models.ensemble import average_ensemble, distillation_loss, members
 from rnn_nlu.models.inference import compiled_predict
-from rnn_nlu.models.numpy_layers import Weights, fuse_directions, stack_members
+from rnn_nlu.models.numpy_layers import Weights, stack_members
+from rnn_nlu.models.numpy_models import serving_weights
 from rnn_nlu.training import balanced_class_weights, set_seed, split_indices, take
 
 logger = logging.getLogger(__name__)
@@ -156,8 +157,8 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
 
     def _serve(self, networks: List[Weights]) -> None:
         options = {**self.model_options(), **self.rasa_features.model_options()}
-        # all networks in one pass (the ensemble's mean), both directions of a layer in one matmul
-        stacked = fuse_directions(stack_members(networks), stacked=True)
+        # all networks in one pass (the ensemble's mean); directions fused, first layer tabulated
+        stacked = serving_weights(stack_members(networks), options, stacked=True)
 
         def predict(inputs: Any) -> np.ndarray:
             outputs = self.forward(stacked, options, inputs, stacked=True)

@@ -28,8 +28,8 @@ from rnn_nlu.lifecycle import KerasComponent, in_batches
 from rnn_nlu.models import crf_decoding
 from rnn_nlu.models.inference import compiled_predict
 from rnn_nlu.models.layers import RNN_TYPES
-from rnn_nlu.models.numpy_layers import Weights, fuse_directions
-from rnn_nlu.models.numpy_models import tagger_forward
+from rnn_nlu.models.numpy_layers import Weights
+from rnn_nlu.models.numpy_models import serving_weights, tagger_forward
 from rnn_nlu.models.tagger import build_tagger
 from rnn_nlu.tagging import (
     HEADS,
@@ -186,7 +186,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         }
         crf = self.config["use_crf"]
         self._transitions = {h: weights[f"{h}/transitions"] if crf else None for h in self.tags}
-        fused = fuse_directions(weights)  # both directions of a layer in one matmul
+        fused = serving_weights(weights, options)  # computed once: fused, tabulated
         self._predict = lambda inputs: tagger_forward(fused, options, inputs)
 
     @staticmethod

@@ -314,22 +314,30 @@ def bidirectional(
     x: np.ndarray,
     mask: np.ndarray,
     return_sequences: bool = True,
+    token_ids: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """keras.layers.Bidirectional `name` around recurrent layer `layer` (concat, forward first)
     over (M, batch, time, features) with a (batch, time) mask.
 
     Masked steps output zeros when returning sequences (Keras forces `zero_output_for_mask`
     there). Both directions of every member run in one loop: (2, M, batch, ...) arrays, one
-    batched matmul a step. Returns (M, batch, time, 2 * units) or (M, batch, 2 * units).
+    batched matmul a step. Given the (batch, time) `token_ids` whose word embeddings are x's first
+    features, a layer with a token table (`tabulate_tokens`) looks their projection up. Returns
+    (M, batch, time, 2 * units) or (M, batch, 2 * units).
     """
     kernel, recurrent_kernel, bias, recurrent_bias = _direction_weights(
         weights, name, layer, rnn_type
     )  # (2, M, ...)
-    # (2, M, batch, time, gates * units), the backward direction's steps reversed: one matmul
-    inputs = np.stack([x, x[..., ::-1, :]])  # (2, M or 1, batch, time, features)
-    projected = inputs.reshape(*inputs.shape[:2], -1, inputs.shape[-1]) @ kernel
-    projected = projected.reshape(*projected.shape[:2], *x.shape[1:-1], kernel.shape[-1])
-    projected += bias.reshape(*bias.shape[:2], 1, 1, bias.shape[-1])
+    table = _member_axis_second(weights.get(f"{name}/{FUSED}/{TOKEN_TABLE}"))
+    if token_ids is not None and table is not None:
+        embedding_dim = weights[f"{EMBEDDING}/embeddings"].shape[-1]
+        projected = _looked_up(table, embedding_dim, kernel, bias, x, np.asarray(token_ids))
+        projected[1] = np.flip(projected[1], axis=-2).copy()  # the backward direction's order
+    else:  # (2, M, batch, time, gates * units), the backward direction's steps reversed
+        inputs = np.stack([x, x[..., ::-1, :]])  # (2, M or 1, batch, time, features)
+        projected = inputs.reshape(*inputs.shape[:2], -1, inputs.shape[-1]) @ kernel
+        projected = projected.reshape(*projected.shape[:2], *x.shape[1:-1], kernel.shape[-1])
+        projected += bias.reshape(*bias.shape[:2], 1, 1, bias.shape[-1])
     masks = np.stack([mask, mask[:, ::-1]])[:, None]  # (2, 1, batch, time)
     out = run_cell(
         rnn_type,
@@ -345,6 +353,69 @@ def bidirectional(
     return np.concatenate([out[0], out[1]], axis=-1)
 
 
+# Rare words' rows multiplied one by one up to this many: OpenBLAS multiplies a (1, 128) row by a
+# (128, 512) kernel in about 4 us but 2 to 9 rows at once in 40-50 us (2-core AMD EPYC, 2026-12-06)
+ROW_BY_ROW = 8
+
+
+def _looked_up(
+    table: np.ndarray,
+    embedding_dim: int,
+    kernel: np.ndarray,
+    bias: np.ndarray,
+    x: np.ndarray,
+    token_ids: np.ndarray,
+) -> np.ndarray:
+    """Both directions' x times the kernel plus the input bias, (2, M, batch, time, gates) in
+    input order, where x's first `embedding_dim` features embed `token_ids`: the (2, M, rows,
+    gates) table's row for each id below `rows`, the others multiplied; then the features after
+    the embedding times the rest of the kernel."""
+    rows = table.shape[-2]
+    known = token_ids < rows
+    projected = table[:, :, np.where(known, token_ids, 0)]  # (2, M, batch, time, gates)
+    rare = np.nonzero(~known)
+    words = kernel[..., :embedding_dim, :]  # (2, M, embedding_dim, gates)
+    if len(rare[0]) > ROW_BY_ROW:
+        projected[:, :, rare[0], rare[1]] = x[:, rare[0], rare[1], :embedding_dim] @ words
+        projected[:, :, rare[0], rare[1]] += bias[:, :, None]
+    else:
+        for b, t in zip(*rare):
+            row = x[:, b, t, None, :embedding_dim] @ words  # (2, M, 1, gates)
+            projected[:, :, b, t] = row[:, :, 0] + bias
+    if x.shape[-1] > embedding_dim:  # the features after the word embedding
+        rest = x[..., embedding_dim:]
+        flat = rest.reshape(rest.shape[0], -1, rest.shape[-1]) @ kernel[..., embedding_dim:, :]
+        projected += flat.reshape(projected.shape)
+    return projected
+
+
+def _member_axis_second(stored: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    """A fused (M, 2, ...) array as (2, M, ...)."""
+    return None if stored is None else np.moveaxis(stored, 1, 0)
+
+
+TOKEN_TABLE = "token_table"
+EMBEDDING = "embedding"  # the word embedding's layer, in every model
+
+
+def tabulate_tokens(
+    weights: Weights, name: str, rnn_type: str, rows: int, stacked: bool = False
+) -> Dict[str, np.ndarray]:
+    """`weights` with the fused (`fuse_directions`) bidirectional layer `name`'s input projection
+    of the word embedding's first `rows` ids (plus the input bias) stored as `name/fused_directions/
+    token_table`, laid out like the layer's other fused weights: `bidirectional`, given the token
+    ids, then looks those rows up instead of multiplying. `Vocabulary` puts the most frequent
+    words first. For serving, at load: rows x 2 directions x (gates x units) floats a member."""
+    kernel, _, bias, _ = _rnn_weights(weights, f"{name}/{FUSED}", rnn_type)
+    embeddings = weight(weights, f"{EMBEDDING}/embeddings")
+    if not stacked:
+        kernel, bias, embeddings = kernel[None], bias[None], embeddings[None]
+    dim = embeddings.shape[-1]
+    words = embeddings[:, None, :rows]  # (M, 1, rows, dim)
+    table = words @ kernel[..., :dim, :] + bias[:, :, None]  # (M, 2, rows, gates)
+    return {**weights, f"{name}/{FUSED}/{TOKEN_TABLE}": table if stacked else table[0]}
+
+
 def _direction_weights(
     weights: Weights, name: str, layer: str, rnn_type: str
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Optional[np.ndarray]]:
@@ -352,7 +423,7 @@ def _direction_weights(
     (2, M, ...) with the forward direction first: views of `fuse_directions`' arrays, or stacked."""
     if f"{name}/{FUSED}/kernel" in weights:
         parts = _rnn_weights(weights, f"{name}/{FUSED}", rnn_type)
-        return tuple(None if p is None else np.moveaxis(p, 1, 0) for p in parts)  # type: ignore
+        return tuple(_member_axis_second(p) for p in parts)  # type: ignore
     ways = [_rnn_weights(weights, f"{name}/{way}_{layer}", rnn_type) for way in DIRECTIONS]
     return tuple(None if f is None else np.stack([f, b]) for f, b in zip(*ways))  # type: ignore
 

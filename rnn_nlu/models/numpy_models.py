@@ -20,6 +20,8 @@ from typing import Any, Callable, Dict, Mapping, Tuple, Union
 import numpy as np
 
 from rnn_nlu.models.numpy_layers import (
+    EMBEDDING,
+    FUSED,
     Weights,
     add_intent,
     add_rasa_features,
@@ -29,12 +31,14 @@ from rnn_nlu.models.numpy_layers import (
     char_cnn,
     dense,
     embedding,
+    fuse_directions,
     masked_max_pooling,
     masked_mean_pooling,
     recurrent,
     recurrent_together,
     reverse_valid,
     shift_right,
+    tabulate_tokens,
 )
 
 Inputs = Union[np.ndarray, Mapping[str, np.ndarray]]
@@ -107,7 +111,8 @@ def text_rnn_forward(
         sequences = i < o["num_layers"] - 1 or pooling != "last"
         layer = f"{rnn_type}_{i}"
         if o["bidirectional"]:
-            x = bidirectional(weights, f"bi_{layer}", layer, rnn_type, x, mask, sequences)
+            ids = inputs["token_ids"] if i == 0 else None  # x: their embeddings first
+            x = bidirectional(weights, f"bi_{layer}", layer, rnn_type, x, mask, sequences, ids)
         else:
             x = recurrent(weights, layer, rnn_type, x, mask, sequences)
     if pooling == "max":  # x: (M, batch, features) after pooling
@@ -158,7 +163,8 @@ def tagger_forward(
         x = add_intent(weights, x, inputs)
     for i in range(o["num_layers"]):
         layer = f"{rnn_type}_{i}"
-        x = bidirectional(weights, f"bi_{layer}", layer, rnn_type, x, mask)  # (1, batch, time, 2u)
+        ids = inputs["token_ids"] if i == 0 else None  # x: their embeddings first
+        x = bidirectional(weights, f"bi_{layer}", layer, rnn_type, x, mask, True, ids)  # (1, ...)
     scores = {}
     for head, count in o["num_tags"].items():
         scores[head] = dense(weights, f"{head}_scores", x)[0]  # (batch, time, tags)
@@ -167,6 +173,31 @@ def tagger_forward(
                 f"head {head!r}: {count} tags in options, weights for {scores[head].shape[-1]}"
             )
     return scores
+
+
+# Words whose first layer's projection `serving_weights` tabulates: the 1,024 most frequent of
+# the training data (with the unknown-word id) are about 90 % of SNIPS test tokens and 93 % of
+# CLINC150 data_small's, at 12 KB a word for the default TextRNN ensemble (3 networks, 2
+# directions, 4 x 128 gates) and 4 KB for the tagger.
+TOKEN_TABLE_ROWS = 1024
+
+
+def serving_weights(
+    weights: Weights,
+    options: Mapping[str, Any],
+    stacked: bool = False,
+    rows: int = TOKEN_TABLE_ROWS,
+) -> Dict[str, np.ndarray]:
+    """`weights` (`stacked` as `stack_members` makes them) as served, computed once at load: each
+    bidirectional layer's directions fused (`fuse_directions`), and where the first layer is
+    bidirectional (the TextRNN's and the tagger's defaults), its projection of the `rows` most
+    frequent words tabulated (`tabulate_tokens`)."""
+    fused = fuse_directions(weights, stacked)
+    rnn_type = options.get("rnn_type", "lstm")  # the default of both models with such a layer
+    first = f"bi_{rnn_type}_0"
+    if rows > 0 and f"{first}/{FUSED}/kernel" in fused:
+        return tabulate_tokens(fused, first, rnn_type, rows, stacked)
+    return fused
 
 
 def _member_by_member(
@@ -201,7 +232,7 @@ def _embedded(
     """The (batch, time) token mask and each token's vector (M, batch, time, features): word
     embedding [+ character CNN] [+ Rasa's features]. `inputs` as `_as_dict` returns them."""
     token_ids = inputs["token_ids"]
-    x = embedding(weights, "embedding", token_ids)  # (M, batch, time, embedding)
+    x = embedding(weights, EMBEDDING, token_ids)  # (M, batch, time, embedding)
     if chars:
         if "char_ids" not in inputs:
             raise ValueError("the network uses characters (use_chars) but inputs lack 'char_ids'")

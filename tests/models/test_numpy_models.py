@@ -1,10 +1,11 @@
 """The NumPy forward passes against the Keras models they copy: every cell, direction, depth,
 pooling, feature input, tagger head and the tagger's intent input, on right-padded batches of many
-lengths and on one token, with and without the bidirectional layers' weights fused at load;
-the intent classifiers' for each member of an ensemble alone and for all of them in one pass."""
+lengths and on one token, with the weights as trained and as served (directions fused at load,
+the first layer's projection of frequent words tabulated, rare words multiplied one by one or
+together); the intent classifiers' for each member of an ensemble alone and for all of them in
+one pass."""
 
 import inspect
-import itertools
 import subprocess
 import sys
 from typing import Any, Callable, Dict, Iterator, Mapping, Union
@@ -12,7 +13,7 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Union
 import numpy as np
 import pytest
 
-from rnn_nlu.models import numpy_models
+from rnn_nlu.models import numpy_layers, numpy_models
 from rnn_nlu.models.numpy_layers import (
     as_members,
     bidirectional,
@@ -25,6 +26,7 @@ from rnn_nlu.models.numpy_models import (
     TAGGER_DEFAULTS,
     TEXT_RNN_DEFAULTS,
     rcnn_forward,
+    serving_weights,
     tagger_forward,
     text_rnn_forward,
 )
@@ -131,6 +133,19 @@ def batches(options: Mapping[str, Any]) -> Iterator[Inputs]:
     yield batch(np.array([1]), 1, options, seed=3)
 
 
+def served(
+    weights: Mapping[str, np.ndarray], options: Any, monkeypatch: Any, stacked: bool = False
+) -> Iterator[Mapping[str, np.ndarray]]:
+    """`weights` as trained, with the directions fused, and as served with token tables of 20 of
+    the VOCAB words (the batches hold ids below and above) and of all of them; with the tables,
+    rare words' rows multiplied together and one by one."""
+    yield weights
+    yield fuse_directions(weights, stacked)
+    for rows, row_by_row in ((20, 0), (20, 10**6), (VOCAB, 0)):
+        monkeypatch.setattr(numpy_layers, "ROW_BY_ROW", row_by_row)
+        yield serving_weights(weights, options, stacked, rows)
+
+
 def check_ensemble(
     model: Any, forward: Callable[..., np.ndarray], options: Mapping[str, Any], monkeypatch: Any
 ):
@@ -144,20 +159,18 @@ def check_ensemble(
     stacked = stack_members(networks)
     for b, inputs in enumerate(batches(options)):
         for m, network in enumerate(networks):
-            for weights in (network, fuse_directions(network)):
+            for weights in served(network, options, monkeypatch):
                 alone = forward(weights, options, inputs)
                 assert alone.dtype == np.float32
                 np.testing.assert_allclose(alone, expected[m][b], rtol=0, atol=ATOL)
-        for max_batch, weights in itertools.product(
-            (10**6, 0), (stacked, fuse_directions(stacked, stacked=True))
-        ):
-            # every batch in one pass, or member by member; directions fused at load or not
+        for max_batch in (10**6, 0):  # every batch in one pass, or member by member
             monkeypatch.setattr(numpy_models, "STACKED_MAX_BATCH", max_batch)
-            together = forward(weights, options, inputs, stacked=True)
-            assert together.dtype == np.float32
-            assert together.shape == (MEMBERS, *expected[0][b].shape)
-            for m in range(MEMBERS):
-                np.testing.assert_allclose(together[m], expected[m][b], rtol=0, atol=ATOL)
+            for weights in served(stacked, options, monkeypatch, stacked=True):
+                together = forward(weights, options, inputs, stacked=True)
+                assert together.dtype == np.float32
+                assert together.shape == (MEMBERS, *expected[0][b].shape)
+                for m in range(MEMBERS):
+                    np.testing.assert_allclose(together[m], expected[m][b], rtol=0, atol=ATOL)
 
 
 @pytest.mark.parametrize("options", TEXT_RNN_CASES, ids=str)
@@ -173,13 +186,13 @@ def test_rcnn_forward_is_the_keras_model(options, monkeypatch):
 
 
 @pytest.mark.parametrize("options", TAGGER_CASES, ids=str)
-def test_tagger_forward_is_the_keras_model(options):
+def test_tagger_forward_is_the_keras_model(options, monkeypatch):
     model = build_tagger(VOCAB, **TAGGER_SIZES, **options)
     weights = randomized(model)
     for inputs in batches(options):
         expected = {head: v.numpy() for head, v in model(inputs, training=False).items()}
-        for served in (weights, fuse_directions(weights)):
-            got = tagger_forward(served, {**TAGGER_SIZES, **options}, inputs)
+        for weights_served in served(weights, options, monkeypatch):
+            got = tagger_forward(weights_served, {**TAGGER_SIZES, **options}, inputs)
             assert list(got) == list(options["num_tags"])
             assert set(got) == set(expected)
             for head in got:
