@@ -164,7 +164,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         self._predict = self._compile(model) if model else None
 
     def _compile(self, model: keras.Model) -> Any:
-        self._transitions = model.transitions()  # fixed once trained or loaded
+        self._transitions = _prepared(model.transitions())  # fixed once trained or loaded
         return compiled_predict(model, self._signature())
 
     def _signature(self) -> Dict[str, tf.TensorSpec]:
@@ -185,7 +185,9 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             "num_tags": {head: len(labels) for head, labels in self.tags.items()},
         }
         crf = self.config["use_crf"]
-        self._transitions = {h: weights[f"{h}/transitions"] if crf else None for h in self.tags}
+        self._transitions = _prepared(
+            {h: weights[f"{h}/transitions"] if crf else None for h in self.tags}
+        )
         fused = serving_weights(weights, options)  # computed once: fused, tabulated
         self._predict = lambda inputs: tagger_forward(fused, options, inputs)
 
@@ -389,6 +391,13 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             **parts["rasa_features"].model_options(),
             num_intents=num_intents(parts.get("intents")),
         )
+
+
+def _prepared(
+    transitions: Dict[str, Optional[np.ndarray]],
+) -> Dict[str, Optional[crf_decoding.Transitions]]:
+    """Each CRF head's transition scores as decoding uses them, derived once."""
+    return {h: None if t is None else crf_decoding.Transitions(t) for h, t in transitions.items()}
 
 
 def intent_name(message: Message) -> Optional[str]:

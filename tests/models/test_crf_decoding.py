@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from rasa.utils.tensorflow.crf import crf_decode
 
-from rnn_nlu.models.crf_decoding import decode, softmax_decode, viterbi
+from rnn_nlu.models.crf_decoding import Transitions, decode, softmax_decode, viterbi
 
 
 def path_scores(potentials, transitions):
@@ -44,6 +44,26 @@ def test_viterbi_tags_equal_rasas_tensorflow_decoder():
         np.testing.assert_array_equal(decoded["entity"][row, :length], expected[row, :length])
         assert not decoded["entity"][row, length:].any()
         assert not decoded["entity_confidence"][row, length:].any()
+
+
+@pytest.mark.parametrize("strong", [1, 3])
+def test_viterbi_over_the_near_predecessors_equals_rasas_decoder_with_many_tags(strong):
+    # Peaked scores, as a trained tagger's: most tags are far below the best at each step, so
+    # Viterbi looks at a few predecessors only (one, with one strong tag a token); the paths
+    # must still be Rasa's, ties included.
+    rng = np.random.default_rng(4)
+    batch, time, tags = 40, 12, 60
+    potentials = rng.normal(size=(batch, time, tags)).astype(np.float32)
+    strong_tags = rng.integers(0, tags, (batch, time, strong))
+    np.put_along_axis(potentials, strong_tags, 12.0, axis=-1)
+    potentials[:, 5] = potentials[:, 4]  # equal scores: ties between paths
+    scale = 0.5 if strong == 1 else 2.0  # transitions spanning less than the strong tags lead
+    transitions = (rng.normal(size=(tags, tags)) * scale).astype(np.float32)
+    lengths = rng.integers(1, time + 1, batch).astype(np.int32)
+    expected, _, _ = crf_decode(tf.constant(potentials), tf.constant(transitions), lengths)
+    decoded = decode({"entity": potentials}, lengths, {"entity": Transitions(transitions)})
+    for row, length in enumerate(lengths):
+        np.testing.assert_array_equal(decoded["entity"][row, :length], expected[row, :length])
 
 
 def test_marginals_beyond_float32_are_computed_in_float64():
