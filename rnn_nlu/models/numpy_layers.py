@@ -498,22 +498,28 @@ def char_cnn(weights: Weights, name: str, char_ids: np.ndarray) -> np.ndarray:
     """CharCNN: (batch, time, chars) ids, 0 for padding -> (M, batch, time, filters).
 
     Embedding zeroed at padding, Conv1D 'same' + ReLU, max over each word's characters; a word
-    without characters gets zeros.
+    without characters gets zeros. One matmul over every character's window of `width`
+    embeddings; the bias and ReLU after the max, which they commute with.
     """
     kernel = weight(weights, f"{name}/char_conv/kernel")  # (M, width, embedding, filters)
     bias = weight(weights, f"{name}/char_conv/bias")
-    members, width, _, filters = kernel.shape
+    members, width, dim, filters = kernel.shape
     batch, time, chars = char_ids.shape
     if chars == 0:
         return np.zeros((members, batch, time, filters), np.float32)
-    present = (char_ids != 0)[..., None]  # (batch, time, chars, 1)
-    embedded = embedding(weights, f"{name}/char_embedding", char_ids) * present
+    present = char_ids != 0  # (batch, time, chars)
+    embedded = embedding(weights, f"{name}/char_embedding", char_ids)  # (M, ..., chars, dim)
     before = (width - 1) // 2  # TensorFlow's 'same': the extra padding goes after
-    padded = np.pad(embedded, [(0, 0)] * 3 + [(before, width - 1 - before), (0, 0)])
-    features = sum(matmul(padded[..., i : i + chars, :], kernel[:, i]) for i in range(width))
-    features = relu(features + per_member(bias, features.ndim))
-    features = np.where(present, features, np.float32(NEG_INF)).max(axis=-2)
-    return np.where(present.any(axis=-2), features, np.float32(0.0))
+    padded = np.zeros((members, batch, time, chars + width - 1, dim), np.float32)
+    padded[..., before : before + chars, :] = np.where(present[..., None], embedded, 0.0)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, chars, axis=-2)  # (..., width,
+    # dim, chars) -> (M, batch * time * chars, width * dim), as the kernel's rows
+    columns = np.moveaxis(windows, -1, -3).reshape(members, -1, width * dim)
+    features = columns @ kernel.reshape(members, width * dim, filters)
+    features = features.reshape(members, batch, time, chars, filters)
+    best = np.where(present[..., None], features, np.float32(NEG_INF)).max(axis=-2)
+    best = relu(best + per_member(bias, best.ndim))
+    return np.where(present.any(axis=-1)[..., None], best, np.float32(0.0))
 
 
 def shift_right(x: np.ndarray) -> np.ndarray:
