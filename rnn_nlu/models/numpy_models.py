@@ -178,8 +178,10 @@ def tagger_forward(
 # Words whose first layer's projection `serving_weights` tabulates: the 1,024 most frequent of
 # the training data (with the unknown-word id) are about 90 % of SNIPS test tokens and 93 % of
 # CLINC150 data_small's, at 12 KB a word for the default TextRNN ensemble (3 networks, 2
-# directions, 4 x 128 gates) and 4 KB for the tagger.
+# directions, 4 x 128 gates) and 4 KB for the tagger. Larger networks tabulate fewer words, so
+# that no table outgrows TOKEN_TABLE_BYTES.
 TOKEN_TABLE_ROWS = 1024
+TOKEN_TABLE_BYTES = 16 * 2**20
 
 
 def serving_weights(
@@ -191,13 +193,17 @@ def serving_weights(
     """`weights` (`stacked` as `stack_members` makes them) as served, computed once at load: each
     bidirectional layer's directions fused (`fuse_directions`), and where the first layer is
     bidirectional (the TextRNN's and the tagger's defaults), its projection of the `rows` most
-    frequent words tabulated (`tabulate_tokens`)."""
+    frequent words tabulated (`tabulate_tokens`; fewer if a word's row of every network and
+    direction times `rows` would exceed TOKEN_TABLE_BYTES)."""
     fused = fuse_directions(weights, stacked)
     rnn_type = options.get("rnn_type", "lstm")  # the default of both models with such a layer
     first = f"bi_{rnn_type}_0"
-    if rows > 0 and f"{first}/{FUSED}/kernel" in fused:
-        return tabulate_tokens(fused, first, rnn_type, rows, stacked)
-    return fused
+    if f"{first}/{FUSED}/kernel" not in fused:
+        return fused
+    kernel = fused[f"{first}/{FUSED}/kernel"]  # ([M,] 2, features, gates)
+    row_bytes = kernel.size // kernel.shape[-2] * 4  # float32, every member and direction
+    rows = min(rows, TOKEN_TABLE_BYTES // row_bytes)
+    return tabulate_tokens(fused, first, rnn_type, rows, stacked) if rows > 0 else fused
 
 
 def _member_by_member(

@@ -267,3 +267,17 @@ def test_a_bidirectional_layer_runs_over_zero_steps():
     for served in (weights, fuse_directions(weights, stacked=True)):
         out = bidirectional(served, "bi_lstm_0", "lstm_0", "lstm", x, mask)
         assert out.shape == (1, 2, 0, 2 * TAGGER_SIZES["rnn_units"])
+
+
+def test_the_token_table_stays_within_its_memory_budget(monkeypatch):
+    model = build_text_rnn(VOCAB, LABELS, **TEXT_RNN_SIZES)
+    stacked = stack_members([randomized(model, seed) for seed in range(MEMBERS)])
+    table = "bi_lstm_0/fused_directions/token_table"
+    row_bytes = MEMBERS * 2 * 4 * TEXT_RNN_SIZES["rnn_units"] * 4  # networks, directions, gates
+    assert serving_weights(stacked, {}, stacked=True)[table].shape[-2] == VOCAB  # all fit
+    monkeypatch.setattr(numpy_models, "TOKEN_TABLE_BYTES", 7 * row_bytes + 1)
+    served = serving_weights(stacked, {}, stacked=True)
+    assert served[table].shape == (MEMBERS, 2, 7, 4 * TEXT_RNN_SIZES["rnn_units"])
+    assert served[table].nbytes <= numpy_models.TOKEN_TABLE_BYTES
+    monkeypatch.setattr(numpy_models, "TOKEN_TABLE_BYTES", row_bytes - 1)  # not one word
+    assert table not in serving_weights(stacked, {}, stacked=True)
