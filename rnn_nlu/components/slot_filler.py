@@ -333,7 +333,9 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         inputs = self._inputs(messages)
         scores = {h: np.asarray(v) for h, v in self._predict(inputs).items()}
         lengths = np.count_nonzero(inputs["token_ids"], axis=1)
-        decoded = crf_decoding.decode(scores, lengths, self._transitions)
+        # a message tagged O throughout has no entity to take a confidence: none computed
+        outside = {h: t.labels.index(OUTSIDE) for h, t in self.tags.items() if OUTSIDE in t.labels}
+        decoded = crf_decoding.decode(scores, lengths, self._transitions, outside)
         results = []
         for row, (message, message_tokens) in enumerate(zip(messages, tokens)):
             count = min(len(message_tokens), self.config["max_sequence_length"])

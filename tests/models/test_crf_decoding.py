@@ -66,6 +66,23 @@ def test_viterbi_over_the_near_predecessors_equals_rasas_decoder_with_many_tags(
         np.testing.assert_array_equal(decoded["entity"][row, :length], expected[row, :length])
 
 
+def test_a_message_tagged_outside_throughout_gets_no_confidences():
+    rng = np.random.default_rng(6)
+    potentials = rng.normal(size=(3, 4, 5)).astype(np.float32)
+    potentials[0, :, 2] += 9.0  # message 0: tag 2 everywhere
+    potentials[1, :, 2] += 9.0
+    potentials[1, 1, 3] += 20.0  # message 1: tag 2 but for one token
+    transitions = rng.normal(size=(5, 5)).astype(np.float32)
+    lengths = np.array([4, 4, 3])
+    every = decode({"entity": potentials}, lengths, {"entity": transitions})
+    got = decode({"entity": potentials}, lengths, {"entity": transitions}, {"entity": 2})
+    np.testing.assert_array_equal(got["entity"], every["entity"])
+    assert list(got["entity"][0]) == [2] * 4 and not got["entity_confidence"][0].any()
+    assert list(got["entity"][1]) == [2, 3, 2, 2]
+    np.testing.assert_array_equal(got["entity_confidence"][1:], every["entity_confidence"][1:])
+    assert every["entity_confidence"][0].all()
+
+
 def test_marginals_beyond_float32_are_computed_in_float64():
     # exp(-300) and exp(-200) are 0 in float32: the forward pass would divide 0 by 0.
     potentials = np.array([[0.0, -300.0], [-300.0, 0.0]], dtype=np.float32)
