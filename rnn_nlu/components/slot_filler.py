@@ -164,7 +164,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         self._predict = self._compile(model) if model else None
 
     def _compile(self, model: keras.Model) -> Any:
-        self._transitions = _prepared(model.transitions())  # fixed once trained or loaded
+        self._transitions = _prepared(model.transitions(), self.tags)  # fixed once trained
         return compiled_predict(model, self._signature())
 
     def _signature(self) -> Dict[str, tf.TensorSpec]:
@@ -185,9 +185,8 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             "num_tags": {head: len(labels) for head, labels in self.tags.items()},
         }
         crf = self.config["use_crf"]
-        self._transitions = _prepared(
-            {h: weights[f"{h}/transitions"] if crf else None for h in self.tags}
-        )
+        transitions = {h: weights[f"{h}/transitions"] if crf else None for h in self.tags}
+        self._transitions = _prepared(transitions, self.tags)
         fused = serving_weights(weights, options)  # computed once: fused, tabulated
         self._predict = lambda inputs: tagger_forward(fused, options, inputs)
 
@@ -333,9 +332,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
         inputs = self._inputs(messages)
         scores = {h: np.asarray(v) for h, v in self._predict(inputs).items()}
         lengths = np.count_nonzero(inputs["token_ids"], axis=1)
-        # a message tagged O throughout has no entity to take a confidence: none computed
-        outside = {h: t.labels.index(OUTSIDE) for h, t in self.tags.items() if OUTSIDE in t.labels}
-        decoded = crf_decoding.decode(scores, lengths, self._transitions, outside)
+        decoded = crf_decoding.decode(scores, lengths, self._transitions)
         results = []
         for row, (message, message_tokens) in enumerate(zip(messages, tokens)):
             count = min(len(message_tokens), self.config["max_sequence_length"])
@@ -396,10 +393,16 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
 
 
 def _prepared(
-    transitions: Dict[str, Optional[np.ndarray]],
+    transitions: Dict[str, Optional[np.ndarray]], tags: Dict[str, LabelEncoder]
 ) -> Dict[str, Optional[crf_decoding.Transitions]]:
-    """Each CRF head's transition scores as decoding uses them, derived once."""
-    return {h: None if t is None else crf_decoding.Transitions(t) for h, t in transitions.items()}
+    """Each CRF head's transition scores as decoding uses them, derived once; a message tagged O
+    throughout has no entity to take a confidence, so it gets none computed."""
+    prepared: Dict[str, Optional[crf_decoding.Transitions]] = {}
+    for head, scores in transitions.items():
+        labels = tags[head].labels
+        outside = labels.index(OUTSIDE) if OUTSIDE in labels else None
+        prepared[head] = None if scores is None else crf_decoding.Transitions(scores, outside)
+    return prepared
 
 
 def intent_name(message: Message) -> Optional[str]:

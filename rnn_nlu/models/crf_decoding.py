@@ -13,10 +13,14 @@ import numpy as np
 
 class Transitions:
     """A CRF's (tags, tags) transition scores, `scores[i, j]` for tag i followed by tag j, with
-    what decoding derives from them, computed once (at load) instead of at every message."""
+    what decoding derives from them, computed once (at load) instead of at every message.
 
-    def __init__(self, scores: np.ndarray) -> None:
+    `outside`: a tag (the slot filler's O) whose confidences nobody reads: a message tagged with
+    it alone gets zeros instead of its marginals (half the decoding time)."""
+
+    def __init__(self, scores: np.ndarray, outside: Optional[int] = None) -> None:
         self.scores = np.asarray(scores, np.float32)
+        self.outside = outside
         # `incoming[j, i]` scores tag i followed by tag j: each row's argmax runs over contiguous
         # memory
         self.incoming = np.ascontiguousarray(self.scores.T)
@@ -26,9 +30,7 @@ class Transitions:
 
 
 def viterbi(
-    potentials: np.ndarray,
-    transitions: Union[np.ndarray, Transitions],
-    outside: Optional[int] = None,
+    potentials: np.ndarray, transitions: Union[np.ndarray, Transitions]
 ) -> Tuple[np.ndarray, np.ndarray]:
     """(length,) best tags of one message and (length,) the marginal probability of each.
 
@@ -37,9 +39,8 @@ def viterbi(
 
     Args:
         potentials: (length, tags) unary scores of the message's tokens, padding cut off.
-        transitions: (tags, tags) CRF transition scores, or them prepared (`Transitions`).
-        outside: a tag (the slot filler's O) whose confidences nobody reads: a message tagged
-            with it alone gets zeros instead of its marginals (half the decoding time).
+        transitions: (tags, tags) CRF transition scores, or them prepared (`Transitions`, whose
+            `outside` tag alone gets no confidences).
     """
     if not isinstance(transitions, Transitions):
         transitions = Transitions(transitions)
@@ -67,7 +68,7 @@ def viterbi(
     tags[-1] = best.argmax()
     for t in range(length - 1, 0, -1):
         tags[t - 1] = backpointers[t, tags[t]]
-    if outside is not None and (tags == outside).all():
+    if transitions.outside is not None and (tags == transitions.outside).all():
         return tags.astype(np.int32), np.zeros(length, np.float32)
     marginals = _marginals(unary, transitions.weights, tags)
     if not np.isfinite(marginals).all():
@@ -108,13 +109,11 @@ def decode(
     scores: Mapping[str, np.ndarray],
     lengths: np.ndarray,
     transitions: Mapping[str, Union[None, np.ndarray, Transitions]],
-    outside: Optional[Mapping[str, int]] = None,
 ) -> Dict[str, np.ndarray]:
     """`{head: (batch, time) tags, head + "_confidence": (batch, time)}`; 0 on padding.
 
     Heads with transitions (scores, or `Transitions` prepared once) decode whole sequences with
-    the CRF, the others token by token. A CRF head's message whose tags are all its `outside`
-    tag gets confidences 0 (see `viterbi`).
+    the CRF, the others token by token.
     """
     decoded = {}
     for head, head_scores in scores.items():
@@ -125,7 +124,7 @@ def decode(
         confidences = np.zeros(head_scores.shape[:2], dtype=np.float32)
         for row, length in enumerate(lengths):
             if chain is not None:
-                found = viterbi(head_scores[row, :length], chain, (outside or {}).get(head))
+                found = viterbi(head_scores[row, :length], chain)
             else:
                 found = softmax_decode(head_scores[row, :length])
             tags[row, :length], confidences[row, :length] = found

@@ -75,7 +75,7 @@ def test_a_message_tagged_outside_throughout_gets_no_confidences():
     transitions = rng.normal(size=(5, 5)).astype(np.float32)
     lengths = np.array([4, 4, 3])
     every = decode({"entity": potentials}, lengths, {"entity": transitions})
-    got = decode({"entity": potentials}, lengths, {"entity": transitions}, {"entity": 2})
+    got = decode({"entity": potentials}, lengths, {"entity": Transitions(transitions, outside=2)})
     np.testing.assert_array_equal(got["entity"], every["entity"])
     assert list(got["entity"][0]) == [2] * 4 and not got["entity_confidence"][0].any()
     assert list(got["entity"][1]) == [2, 3, 2, 2]
