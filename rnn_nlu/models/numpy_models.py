@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, Mapping, Tuple, Union
 import numpy as np
 
 from rnn_nlu.models.numpy_layers import (
+    CHAR_TABLE,
     EMBEDDING,
     FUSED,
     Weights,
@@ -29,6 +30,7 @@ from rnn_nlu.models.numpy_layers import (
     attention_pooling,
     bidirectional,
     char_cnn,
+    char_table,
     dense,
     embedding,
     fuse_directions,
@@ -69,6 +71,7 @@ TAGGER_DEFAULTS = {
     "dense_feature_dim": 0,
     "num_intents": 0,
 }
+CHAR_CNN = "char_cnn"  # the tagger's character CNN layer
 POOLINGS = ("last", "max", "mean", "attention")
 # The largest batch that `stacked=True` runs in one pass (3 members of the default TextRNN on a
 # 2-core AMD EPYC: one pass 10-30 % faster than member after member up to 6 messages, 15-25 %
@@ -191,11 +194,15 @@ def serving_weights(
     rows: int = TOKEN_TABLE_ROWS,
 ) -> Dict[str, np.ndarray]:
     """`weights` (`stacked` as `stack_members` makes them) as served, computed once at load: each
-    bidirectional layer's directions fused (`fuse_directions`), and where the first layer is
-    bidirectional (the TextRNN's and the tagger's defaults), its projection of the `rows` most
-    frequent words tabulated (`tabulate_tokens`; fewer if a word's row of every network and
-    direction times `rows` would exceed TOKEN_TABLE_BYTES)."""
+    bidirectional layer's directions fused (`fuse_directions`), the character CNN's convolution
+    tabulated (`char_table`), and where the first layer is bidirectional (the TextRNN's and the
+    tagger's defaults), its projection of the `rows` most frequent words tabulated
+    (`tabulate_tokens`; fewer if a word's row of every network and direction times `rows` would
+    exceed TOKEN_TABLE_BYTES)."""
     fused = fuse_directions(weights, stacked)
+    if f"{CHAR_CNN}/char_conv/kernel" in fused:  # the tagger's characters
+        table = char_table(as_members(fused, stacked), CHAR_CNN)
+        fused[f"{CHAR_CNN}/{CHAR_TABLE}"] = table if stacked else table[0]
     rnn_type = options.get("rnn_type", "lstm")  # the default of both models with such a layer
     first = f"bi_{rnn_type}_0"
     if f"{first}/{FUSED}/kernel" not in fused:
@@ -242,7 +249,7 @@ def _embedded(
     if chars:
         if "char_ids" not in inputs:
             raise ValueError("the network uses characters (use_chars) but inputs lack 'char_ids'")
-        x = np.concatenate([x, char_cnn(weights, "char_cnn", np.asarray(inputs["char_ids"]))], -1)
+        x = np.concatenate([x, char_cnn(weights, CHAR_CNN, np.asarray(inputs["char_ids"]))], -1)
     sparse, dense_features = o["sparse_feature_dim"] > 0, o["dense_feature_dim"] > 0
     return token_ids != 0, add_rasa_features(weights, x, inputs, sparse, dense_features)
 
