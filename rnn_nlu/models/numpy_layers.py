@@ -315,9 +315,11 @@ def bidirectional(
     mask: np.ndarray,
     return_sequences: bool = True,
     token_ids: Optional[np.ndarray] = None,
+    constant: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """keras.layers.Bidirectional `name` around recurrent layer `layer` (concat, forward first)
-    over (M, batch, time, features) with a (batch, time) mask.
+    over (M, batch, time, features) with a (batch, time) mask; `constant` (M, batch, c) features
+    join every step's input after x's (projected once, not at every step).
 
     Masked steps output zeros when returning sequences (Keras forces `zero_output_for_mask`
     there). Both directions of every member run in one loop: (2, M, batch, ...) arrays, one
@@ -329,6 +331,7 @@ def bidirectional(
         weights, name, layer, rnn_type
     )  # (2, M, ...)
     table = _member_axis_second(weights.get(f"{name}/{FUSED}/{TOKEN_TABLE}"))
+    kernel, constant_kernel = kernel[..., : x.shape[-1], :], kernel[..., x.shape[-1] :, :]
     if token_ids is not None and table is not None:
         embedding_dim = weights[f"{EMBEDDING}/embeddings"].shape[-1]
         projected = _looked_up(table, embedding_dim, kernel, bias, x, np.asarray(token_ids))
@@ -338,6 +341,10 @@ def bidirectional(
         projected = inputs.reshape(*inputs.shape[:2], -1, inputs.shape[-1]) @ kernel
         projected = projected.reshape(*projected.shape[:2], *x.shape[1:-1], kernel.shape[-1])
         projected += bias.reshape(*bias.shape[:2], 1, 1, bias.shape[-1])
+    if constant is not None:  # (2, M, batch, gates), the same at every step
+        projected += (constant @ constant_kernel)[..., None, :]
+    elif constant_kernel.shape[-2]:
+        raise ValueError(f"{name}: {constant_kernel.shape[-2]} input features missing")
     masks = np.stack([mask, mask[:, ::-1]])[:, None]  # (2, 1, batch, time)
     out = run_cell(
         rnn_type,
@@ -476,16 +483,14 @@ def add_rasa_features(
     return np.concatenate(parts, axis=-1) if len(parts) > 1 else x
 
 
-def add_intent(weights: Weights, x: np.ndarray, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
-    """tagger.add_intent: [x; tanh(intent W + b) at every token], (M, batch, time, d) ->
-    (M, batch, time, d + intent units)."""
+def intent_features(weights: Weights, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+    """tagger.add_intent's projection of the (batch, intents) "intent" input, tanh(intent W + b):
+    (M, batch, intent units), the features it adds at every token."""
     intent = _input(inputs, "intent")[None]  # (1, batch, intents)
     intents = weight(weights, "intent_projection/kernel").shape[1]
     if intent.ndim != 3 or intent.shape[-1] != intents:
         raise ValueError(f"'intent' must be (batch, {intents}), not {intent.shape[1:]}")
-    projected = dense(weights, "intent_projection", intent, "tanh")  # (M, batch, units)
-    repeated = np.broadcast_to(projected[:, :, None, :], (*x.shape[:-1], projected.shape[-1]))
-    return np.concatenate([x, repeated], axis=-1)
+    return dense(weights, "intent_projection", intent, "tanh")
 
 
 def _input(inputs: Mapping[str, np.ndarray], key: str) -> np.ndarray:

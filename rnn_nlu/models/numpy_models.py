@@ -24,7 +24,6 @@ from rnn_nlu.models.numpy_layers import (
     EMBEDDING,
     FUSED,
     Weights,
-    add_intent,
     add_rasa_features,
     as_members,
     attention_pooling,
@@ -34,6 +33,7 @@ from rnn_nlu.models.numpy_layers import (
     dense,
     embedding,
     fuse_directions,
+    intent_features,
     masked_max_pooling,
     masked_mean_pooling,
     recurrent,
@@ -162,12 +162,12 @@ def tagger_forward(
         raise ValueError("options must hold num_tags, the tag count of each head")
     rnn_type, inputs = o["rnn_type"], _as_dict(inputs)
     mask, x = _embedded(weights, o, inputs, chars=o["use_chars"])
-    if o["num_intents"] > 0:
-        x = add_intent(weights, x, inputs)
+    # the intent's projection joins every token's input to the first layer
+    intent = intent_features(weights, inputs) if o["num_intents"] > 0 else None
     for i in range(o["num_layers"]):
         layer = f"{rnn_type}_{i}"
-        ids = inputs["token_ids"] if i == 0 else None  # x: their embeddings first
-        x = bidirectional(weights, f"bi_{layer}", layer, rnn_type, x, mask, True, ids)  # (1, ...)
+        ids, constant = (inputs["token_ids"], intent) if i == 0 else (None, None)
+        x = bidirectional(weights, f"bi_{layer}", layer, rnn_type, x, mask, True, ids, constant)
     scores = {}
     for head, count in o["num_tags"].items():
         scores[head] = dense(weights, f"{head}_scores", x)[0]  # (batch, time, tags)
