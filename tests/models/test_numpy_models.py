@@ -254,6 +254,17 @@ def test_a_missing_or_misshaped_intent_is_named():
         tagger_forward(weights, options, {"token_ids": token_ids, "intent": np.ones((1, 4))})
 
 
+def test_features_the_first_layer_reads_cannot_go_missing():
+    """The intent's features join the first layer once (bidirectional's `constant`): options
+    that leave them out must fail, not drop the kernel's rows for them."""
+    options = {"num_tags": ENTITY, "use_chars": False, "num_intents": 3, **TAGGER_SIZES}
+    weights = randomized(build_tagger(VOCAB, **options))
+    token_ids = np.array([[5, 7]], np.int32)
+    for served in (weights, serving_weights(weights, options)):
+        with pytest.raises(ValueError, match="input features missing"):
+            tagger_forward(served, {**options, "num_intents": 0}, {"token_ids": token_ids})
+
+
 def test_numpy_models_do_not_import_tensorflow():
     code = "import sys, rnn_nlu.models.numpy_models; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
