@@ -2,8 +2,9 @@
 side by side in one process: NumPy (what our components serve with), TensorFlow Lite (the Keras
 model converted at a fixed input shape), XLA (`tf.function(jit_compile=True)`) and TensorFlow
 (`tf.function`). Every runtime's outputs are checked against the Keras model's to 1e-5. The
-weights are random: the time depends on the sizes, not on the values. See docs/benchmarks.md,
-"Runtimes".
+weights are random: the time depends on the sizes, not on the values; NumPy runs them as our
+components serve them (`serving_weights`: directions fused, tables of the first layer's word
+projections and of the character convolution). See docs/benchmarks.md, "Runtimes".
 
 Each runtime runs in a fresh process (`_in_child`), TensorFlow and TFLite on one thread, as NumPy
 does at these sizes: in one process, TensorFlow's threads slowed the NumPy calls after them by up
@@ -32,6 +33,17 @@ CHILD = "rnn_nlu.bench.runtimes"
 RESULT_PREFIX = "rnn-nlu-runtimes-result "
 
 Inputs = Dict[str, np.ndarray]
+# Of SNIPS test tokens, about 90 % are among the 1,024 most frequent training words, whose first
+# layer projections the served weights tabulate (numpy_models.TOKEN_TABLE_ROWS): ids drawn alike.
+FREQUENT_SHARE, FREQUENT_WORDS = 0.9, 1024
+
+
+def _token_ids(vocab: int, tokens: int) -> np.ndarray:
+    """(1, tokens) word ids, FREQUENT_SHARE of them among the FREQUENT_WORDS most frequent."""
+    rng = np.random.default_rng(0)
+    frequent = rng.integers(2, min(vocab, FREQUENT_WORDS), tokens)
+    rare = rng.integers(min(vocab - 1, FREQUENT_WORDS), vocab, tokens)
+    return np.where(rng.random(tokens) < FREQUENT_SHARE, frequent, rare)[None].astype(np.int32)
 
 
 def _one_thread() -> None:
@@ -65,14 +77,15 @@ def _text_rnn(vocab: int, tokens: int) -> Tuple[Any, Callable, Inputs, Callable]
     import tensorflow as tf
 
     from rnn_nlu.models.numpy_layers import stack_members
-    from rnn_nlu.models.numpy_models import text_rnn_forward
+    from rnn_nlu.models.numpy_models import serving_weights, text_rnn_forward
     from rnn_nlu.models.text_rnn import build_text_rnn
 
     members = [build_text_rnn(vocab, LABELS) for _ in range(ENSEMBLE)]
-    stacked = stack_members([_randomized(m, seed) for seed, m in enumerate(members)])
+    raw = stack_members([_randomized(m, seed) for seed, m in enumerate(members)])
+    stacked = serving_weights(raw, {}, stacked=True)  # as the component serves them
     holder = tf.Module()
     holder.members = members
-    ids = np.random.default_rng(0).integers(2, vocab, (1, tokens)).astype(np.int32)
+    ids = _token_ids(vocab, tokens)
 
     def keras_call(token_ids: Any) -> Any:
         return tf.add_n([m(token_ids, training=False) for m in members]) / len(members)
@@ -85,15 +98,15 @@ def _text_rnn(vocab: int, tokens: int) -> Tuple[Any, Callable, Inputs, Callable]
 
 def _tagger(vocab: int, tokens: int) -> Tuple[Any, Callable, Inputs, Callable]:
     """The default slot filler's network (characters, the intent input, CRF scores)."""
-    from rnn_nlu.models.numpy_models import tagger_forward
+    from rnn_nlu.models.numpy_models import serving_weights, tagger_forward
     from rnn_nlu.models.tagger import build_tagger
 
     options = {"num_tags": {"entity": TAGS}, "num_chars": CHARS, "num_intents": LABELS}
     model = build_tagger(vocab, **options)
-    weights = _randomized(model, 0)
+    weights = serving_weights(_randomized(model, 0), options)  # as the component serves them
     rng = np.random.default_rng(0)
     inputs = {
-        "token_ids": rng.integers(2, vocab, (1, tokens)).astype(np.int32),
+        "token_ids": _token_ids(vocab, tokens),
         "char_ids": rng.integers(1, CHARS, (1, tokens, CHARS_PER_WORD)).astype(np.int32),
         "intent": np.eye(LABELS, dtype=np.float32)[:1],
     }
