@@ -189,6 +189,23 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--out", type=Path, default=Path("bench-results/load"), help="default bench-results/load"
     )
+    parse = commands.add_parser(
+        "parse",
+        help="trained models' parse times side by side in one process, message by message",
+    )
+    parse.add_argument(
+        "--model",
+        type=Path,
+        action="append",
+        required=True,
+        help="a trained model.tar.gz; repeat (the first is the floor the others are divided by)",
+    )
+    parse.add_argument("--test", type=Path, required=True, help="Rasa NLU YAML to parse")
+    parse.add_argument("--rounds", type=int, default=3, help="passes over the test set (default 3)")
+    parse.add_argument(
+        "--block", type=int, default=50, help="messages a model parses before the next (default 50)"
+    )
+    parse.add_argument("--out", type=Path, default=Path("bench-results/parse"))
     startup = commands.add_parser(
         "startup",
         help="cold start of a bot in fresh processes: imports, Agent.load, first and later replies",
@@ -278,6 +295,17 @@ def main(argv: Optional[List[str]] = None) -> None:
         ]
         command = "rnn-nlu-bench " + shlex.join(argv)
         runtimes.run(tokens, args.vocab, args.calls, args.out, command, chosen)
+        return
+    if args.command == "parse":
+        from rnn_nlu.bench import parse
+
+        missing = [str(p) for p in [*args.model, args.test] if not p.is_file()]
+        if missing:
+            raise SystemExit(f"not found: {', '.join(missing)}")
+        if args.rounds < 1 or args.block < 1:
+            raise SystemExit("--rounds and --block must be positive")
+        command = "rnn-nlu-bench " + shlex.join(argv)
+        parse.run(args.model, args.test, args.rounds, args.out, command, args.block)
         return
     if args.command == "load":
         from rnn_nlu.bench import load

@@ -22,7 +22,7 @@ WARMUP_MESSAGES = 20  # parsed before timing starts: the first calls build Tenso
 FALLBACK_INTENT = "nlu_fallback"
 
 
-def _quiet() -> None:
+def quiet() -> None:
     os.environ["LOG_LEVEL"] = "WARNING"
     logging.basicConfig(level=logging.WARNING)
     from rasa.utils.common import configure_logging_and_warnings
@@ -32,7 +32,7 @@ def _quiet() -> None:
     configure_structlog(logging.WARNING)
 
 
-def _load(model: str) -> Tuple[Any, float]:
+def load_agent(model: str) -> Tuple[Any, float]:
     """The agent, and the seconds `Agent.load` took once Rasa and its components were imported."""
     import rasa.engine.recipes.default_components  # noqa: F401 (imports TensorFlow)
     from rasa.core.agent import Agent
@@ -79,7 +79,7 @@ async def _parse_all(agent: Any, texts: List[str]) -> List[Dict[str, Any]]:
     return parsed
 
 
-def _examples(path: str) -> List[Any]:
+def examples(path: str) -> List[Any]:
     from rasa.shared.nlu.training_data.loading import load_data
 
     return [m for m in load_data(path).intent_examples if m.get("text")]
@@ -105,8 +105,8 @@ async def _parse_files(agent: Any, files: List[List[Any]]) -> List[List[Dict[str
 def evaluate_nlu(model: str, test_file: str, val_file: Optional[str] = None) -> Dict[str, Any]:
     """Load time, and per test (and validation) message: gold and predicted intent and entities,
     the classifier's top intent and confidence, and the parse time."""
-    files = [_examples(test_file)] + ([_examples(val_file)] if val_file else [])
-    agent, load_seconds = _load(model)
+    files = [examples(test_file)] + ([examples(val_file)] if val_file else [])
+    agent, load_seconds = load_agent(model)
     parsed = asyncio.run(_parse_files(agent, files))
     result = {
         "load_seconds": load_seconds,
@@ -122,7 +122,7 @@ def evaluate_core(model: str, stories: str, out_dir: str) -> Dict[str, Any]:
     """Load time, action accuracy and conversation accuracy from Rasa's story evaluation."""
     from rasa.core.test import test
 
-    agent, load_seconds = _load(model)
+    agent, load_seconds = load_agent(model)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     result = asyncio.run(test(stories, agent, out_directory=out_dir, disable_plotting=True))
     report = json.loads((Path(out_dir) / "story_report.json").read_text())
@@ -166,7 +166,7 @@ def story_groups(stories: str, failed: Path) -> Dict[str, List[int]]:
 
 
 def main(argv: List[str]) -> None:
-    _quiet()
+    quiet()
     if argv[0] == "nlu":
         result = evaluate_nlu(argv[1], argv[2], argv[3] if len(argv) > 4 else None)
     elif argv[0] == "core":

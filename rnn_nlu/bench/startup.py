@@ -116,11 +116,11 @@ def measure(model: str, messages: Sequence[str]) -> Dict[str, Any]:
         from rasa.core.agent import Agent  # noqa: F401
 
         record["imports_s"] = time.perf_counter() - start
-        evaluate._quiet()
+        evaluate.quiet()
         errors = _ErrorLog()
         logging.getLogger().addHandler(errors)
         step = "load"
-        agent, record["load_s"] = evaluate._load(model)
+        agent, record["load_s"] = evaluate.load_agent(model)
         record["model_file"] = str(agent.processor.model_filename)
         step = "reply"
         record.update(asyncio.run(_converse(agent, messages)))

@@ -117,8 +117,8 @@ class FallbackAgent:
 
 def test_nlu_worker_records_classifier_intent_for_test_and_val(tmp_path, monkeypatch):
     main(["convert", str(write_json(tmp_path / "d.json")), str(tmp_path / "yaml")])
-    monkeypatch.setattr(evaluate, "_load", lambda model: (FallbackAgent(), 0.5))
-    monkeypatch.setattr(evaluate, "_quiet", lambda: None)  # leaves this process's logging alone
+    monkeypatch.setattr(evaluate, "load_agent", lambda model: (FallbackAgent(), 0.5))
+    monkeypatch.setattr(evaluate, "quiet", lambda: None)  # leaves this process's logging alone
     test, val = tmp_path / "yaml" / "test.yml", tmp_path / "yaml" / "val.yml"
     evaluate.main(["nlu", "model.tar.gz", str(test), str(val), str(tmp_path / "parsed.json")])
     parsed = json.loads((tmp_path / "parsed.json").read_text())
