@@ -191,7 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parse = commands.add_parser(
         "parse",
-        help="trained models' parse times side by side in one process, message by message",
+        help="trained models' parse times side by side in one process, in turns of a few messages",
     )
     parse.add_argument(
         "--model",

@@ -18,19 +18,13 @@ import numpy as np
 
 from rnn_nlu.bench import evaluate
 from rnn_nlu.bench.columns import fmt
+from rnn_nlu.bench.metrics import latency_scores
 
 WARMUP_MESSAGES = evaluate.WARMUP_MESSAGES
 # Messages each model parses before the next takes over. Model after model message by message,
 # each met CPU caches the other had filled: on SNIPS both parsed slower, the floor more, and the
 # ratio fell from 1.78 (blocks of 50) to 1.52 (2026-12-06, docs/benchmarks.md).
 BLOCK = 50
-
-
-def percentiles(milliseconds: Sequence[float]) -> Dict[str, float]:
-    return {
-        "p50_ms": float(np.percentile(milliseconds, 50)),
-        "p99_ms": float(np.percentile(milliseconds, 99)),
-    }
 
 
 def interleaved(
@@ -59,24 +53,25 @@ def interleaved(
 
 
 def summarize(models: Sequence[str], times: List[List[List[float]]]) -> List[Dict[str, Any]]:
-    """One record per model: p50 / p99 over all rounds, per round, and each round's as a ratio
-    to the first model's in the same round."""
-    floor = [percentiles(r) for r in times[0]]
+    """One record per model: parse p50 / p99 / mean over all rounds (`latency_scores`), per
+    round, and each round's as a ratio to the first model's in the same round."""
+    floor = [latency_scores(r) for r in times[0]]
     records = []
     for model, rounds in zip(models, times):
-        by_round = [percentiles(r) for r in rounds]
+        by_round = [latency_scores(r) for r in rounds]
         ratios = {
-            key: [b[key] / f[key] for b, f in zip(by_round, floor)] for key in ("p50_ms", "p99_ms")
+            key: [b[key] / f[key] for b, f in zip(by_round, floor)]
+            for key in ("parse_p50_ms", "parse_p99_ms")
         }
         records.append(
             {
                 "model": model,
-                **percentiles([t for r in rounds for t in r]),
+                **latency_scores([t for r in rounds for t in r]),
                 "by_round": by_round,
-                "p50_ratio": float(np.mean(ratios["p50_ms"])),
-                "p99_ratio": float(np.mean(ratios["p99_ms"])),
-                "p50_ratio_by_round": ratios["p50_ms"],
-                "p99_ratio_by_round": ratios["p99_ms"],
+                "p50_ratio": float(np.mean(ratios["parse_p50_ms"])),
+                "p99_ratio": float(np.mean(ratios["parse_p99_ms"])),
+                "p50_ratio_by_round": ratios["parse_p50_ms"],
+                "p99_ratio_by_round": ratios["parse_p99_ms"],
             }
         )
     return records
@@ -91,7 +86,7 @@ def table(records: Sequence[Dict[str, Any]]) -> str:
     for r in records:
         rounds = ", ".join(fmt(x, ".2f") for x in r["p50_ratio_by_round"])
         lines.append(
-            f"| {r['model']} | {fmt(r['p50_ms'], '.2f')} / {fmt(r['p99_ms'], '.2f')} | "
+            f"| {r['model']} | {fmt(r['parse_p50_ms'], '.2f')} / {fmt(r['parse_p99_ms'], '.2f')} | "
             f"{fmt(r['p50_ratio'], '.2f')} / {fmt(r['p99_ratio'], '.2f')} | {rounds} |"
         )
     return "\n".join(lines) + "\n"
@@ -115,9 +110,15 @@ def run(
     names = [str(m) for m in models]
     records = summarize(names, interleaved(agents, texts, rounds, block))
     out.mkdir(parents=True, exist_ok=True)
-    result = {"command": command, "test": str(test), "messages": len(texts), "rounds": rounds}
-    result["block"] = block
-    (out / "parse.json").write_text(json.dumps({**result, "models": records}, indent=1))
+    result = {
+        "command": command,
+        "test": str(test),
+        "messages": len(texts),
+        "rounds": rounds,
+        "block": block,
+        "models": records,
+    }
+    (out / "parse.json").write_text(json.dumps(result, indent=1))
     text = table(records)
     (out / "parse.md").write_text((f"`{command}`\n\n" if command else "") + text)
     print(text)
