@@ -26,7 +26,8 @@ class Transitions:
         self.incoming = np.ascontiguousarray(self.scores.T)
         # no tag i with best[i] < max(best) - span can precede any tag on the best path
         self.span = float(self.scores.max() - self.scores.min()) if self.scores.size else 0.0
-        self.weights = np.exp(self.scores - self.scores.max())  # for the marginals
+        # for the marginals: the exponentiated scores (shifted to a maximum of 1), and transposed
+        self.both_ways = _both_ways(np.exp(self.scores - self.scores.max()))
 
 
 def viterbi(
@@ -70,30 +71,40 @@ def viterbi(
         tags[t - 1] = backpointers[t, tags[t]]
     if transitions.outside is not None and (tags == transitions.outside).all():
         return tags.astype(np.int32), np.zeros(length, np.float32)
-    marginals = _marginals(unary, transitions.weights, tags)
+    marginals = _marginals(unary, transitions.both_ways, tags)
     if not np.isfinite(marginals).all():
         weights = np.exp((transitions.scores - transitions.scores.max()).astype(np.float64))
-        marginals = _marginals(unary.astype(np.float64), weights, tags)
+        marginals = _marginals(unary.astype(np.float64), _both_ways(weights), tags)
     return tags.astype(np.int32), marginals.astype(np.float32)
 
 
-def _marginals(unary: np.ndarray, pair_weights: np.ndarray, tags: np.ndarray) -> np.ndarray:
+def _both_ways(pair_weights: np.ndarray) -> np.ndarray:
+    """(2, tags, tags): the exponentiated transition scores W and W transposed."""
+    return np.stack([pair_weights, pair_weights.T])
+
+
+def _marginals(unary: np.ndarray, both: np.ndarray, tags: np.ndarray) -> np.ndarray:
     """Forward-backward in probability space, each step rescaled to sum 1 (the constant factors
     cancel when each step's marginals are normalised): the marginal probability of each tag.
-    `pair_weights` are the exponentiated transition scores, shifted to a maximum of 1."""
+    `both`: the exponentiated transition scores W, shifted to a maximum of 1, and W transposed.
+
+    Both passes run in one loop, a batched matmul a step: iteration i takes the forward pass to
+    token i (alpha_i = (alpha_{i-1} W) e_i) and the backward pass to token s = length - 1 - i
+    (beta_s = W (e_{s+1} beta_{s+1}), kept as g_s = e_s beta_s for the next step)."""
     length, num_tags = unary.shape
     emissions = np.exp(unary - unary.max(axis=1, keepdims=True))
-    alpha = np.empty((length, num_tags), unary.dtype)
-    beta = np.ones((length, num_tags), unary.dtype)
-    alpha[0] = emissions[0] / emissions[0].sum()
+    # (length, 2, 1, tags): token i's emissions for the forward pass, token s's for the backward
+    paired = np.stack([emissions, emissions[::-1]], axis=1)[:, :, None]
+    carried = np.empty_like(paired)  # i, 0: alpha_i; i, 1: g_s, each summing to 1
+    before = np.ones_like(paired)  # i, 1: beta_s (before e_s); (i, 0 unused)
+    carried[0] = paired[0] / paired[0].sum(axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        for t in range(1, length):
-            forward = (alpha[t - 1] @ pair_weights) * emissions[t]
-            alpha[t] = forward / forward.sum()
-        for t in range(length - 2, -1, -1):
-            backward = pair_weights @ (emissions[t + 1] * beta[t + 1])
-            beta[t] = backward / backward.sum()
-        joint = alpha * beta
+        for i in range(1, length):
+            step = carried[i]
+            np.matmul(carried[i - 1], both, out=before[i])
+            np.multiply(before[i], paired[i], out=step)
+            step /= step.sum(axis=-1, keepdims=True)
+        joint = carried[:, 0, 0] * before[::-1, 1, 0]  # alpha_t beta_t, (length, tags)
         steps = np.arange(length)
         return joint[steps, tags] / joint.sum(axis=1)
 
