@@ -91,12 +91,13 @@ def _marginals(unary: np.ndarray, both: np.ndarray, tags: np.ndarray) -> np.ndar
     Both passes run in one loop, a batched matmul a step: iteration i takes the forward pass to
     token i (alpha_i = (alpha_{i-1} W) e_i) and the backward pass to token s = length - 1 - i
     (beta_s = W (e_{s+1} beta_{s+1}), kept as g_s = e_s beta_s for the next step)."""
-    length, num_tags = unary.shape
+    length = len(unary)
     emissions = np.exp(unary - unary.max(axis=1, keepdims=True))
     # (length, 2, 1, tags): token i's emissions for the forward pass, token s's for the backward
     paired = np.stack([emissions, emissions[::-1]], axis=1)[:, :, None]
     carried = np.empty_like(paired)  # i, 0: alpha_i; i, 1: g_s, each summing to 1
-    before = np.ones_like(paired)  # i, 1: beta_s (before e_s); (i, 0 unused)
+    # i, 0: alpha_{i-1} W (before e_i); i, 1: beta_s (before e_s); row 0: beta of the last token, 1
+    before = np.ones_like(paired)
     carried[0] = paired[0] / paired[0].sum(axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         for i in range(1, length):

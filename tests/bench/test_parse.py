@@ -1,4 +1,4 @@
-"""`rnn-nlu-bench parse`: models' parse times interleaved message by message in one process,
+"""`rnn-nlu-bench parse`: models' parse times interleaved in blocks of messages in one process,
 ratios to the first model round by round, the CLI's errors, and one run on a model trained here."""
 
 import json
