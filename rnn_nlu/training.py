@@ -1,4 +1,5 @@
-"""One fit loop for every model: seeding, held-out split, clipnorm, early stopping, progress bar."""
+"""One fit loop for every model: seeding, held-out split, length-bucketed batches, clipnorm, early
+stopping, progress bar."""
 
 import logging
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
@@ -7,9 +8,17 @@ import numpy as np
 from rasa.utils.tensorflow.callback import RasaTrainingLogger
 from tensorflow import keras
 
+from rnn_nlu.models.layers import TrimmingModel
+
 logger = logging.getLogger(__name__)
 
 Arrays = Union[np.ndarray, Dict[str, np.ndarray], Tuple[np.ndarray, ...]]
+# Batches' worth of shuffled examples sorted by length together (see `LengthBatches`).
+BUCKET_BATCHES = 20
+# Fewer batches an epoch than this: shuffled batches, whose make-up changes from epoch to epoch
+# (sorted into one or two runs they would hardly change), at a second or two of padding an epoch;
+# a model with one output per message then trains on them uncut (see `fit`).
+MIN_BUCKETED_BATCHES = 2 * BUCKET_BATCHES
 
 
 def set_seed(seed: int) -> None:
@@ -48,6 +57,48 @@ def take(x: Arrays, idx: np.ndarray) -> Arrays:
     return x[idx]
 
 
+def token_lengths(x: Arrays) -> np.ndarray:
+    """(examples,) count of non-zero token ids, from `token_ids` (or the only or first array)."""
+    ids = x.get("token_ids", next(iter(x.values()))) if isinstance(x, dict) else x
+    ids = ids[0] if isinstance(ids, tuple) else ids
+    return np.count_nonzero(ids, axis=1)
+
+
+class LengthBatches(keras.utils.Sequence):
+    """Training batches of messages of about the same length, drawn anew every epoch.
+
+    Each epoch shuffles the examples, sorts each run of `BUCKET_BATCHES` batches' worth of them by
+    length, cuts the runs into batches and shuffles the batches: every example is seen once an
+    epoch, batches mix intents as before, and a `TrimmingModel` cut to the batch's longest message
+    steps over little padding (random batches are as long as their longest of 64 messages).
+    """
+
+    def __init__(self, x: Arrays, y: Optional[np.ndarray], batch_size: int, seed: int) -> None:
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.lengths = token_lengths(x)
+        self.rng = np.random.default_rng(seed)
+        self.on_epoch_end()
+
+    def on_epoch_end(self) -> None:
+        order = self.rng.permutation(len(self.lengths))
+        run = self.batch_size * BUCKET_BATCHES
+        batches = []
+        for start in range(0, len(order), run):
+            part = order[start : start + run]
+            part = part[np.argsort(self.lengths[part], kind="stable")]
+            batches.extend(
+                np.sort(part[i : i + self.batch_size]) for i in range(0, len(part), self.batch_size)
+            )
+        self.batches = [batches[i] for i in self.rng.permutation(len(batches))]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> Any:
+        rows = self.batches[index]
+        return take(self.x, rows) if self.y is None else (take(self.x, rows), self.y[rows])
+
+
 class EarlyStoppingRestoreBest(keras.callbacks.EarlyStopping):
     """EarlyStopping that also restores the best weights when training runs all its epochs."""
 
@@ -81,7 +132,12 @@ def fit(
     """Compiles and trains `model`: Adam, gradient clipping, early stopping on a held-out split.
 
     `validation_split` of the examples (stratified by `stratify` when given) is held out to pick the
-    best epoch; with 0, or too little data to hold any out, all epochs run on all data.
+    best epoch; with 0, or too little data to hold any out, all epochs run on all data. A
+    `TrimmingModel` is evaluated on the held-out examples in order of length and, given at least
+    `MIN_BUCKETED_BATCHES` batches, trains on `LengthBatches`, so that its batches, cut to their
+    longest message, hold little padding. With fewer, a classifier's shuffled batches stay uncut:
+    the longest of 64 random messages is near the data's longest, so cutting saves little, and it
+    changes the word-dropout draws on which the demo bots' closest intents turn (README).
     `class_weight` scales each training example's loss by the weight of its label (Keras).
     """
     set_seed(random_seed)
@@ -94,6 +150,8 @@ def fit(
     if validation_split > 0:
         train_idx, val_idx = split_indices(count, validation_split, random_seed, stratify)
         if len(val_idx) > 0 and len(train_idx) > 0:
+            if isinstance(model, TrimmingModel):  # the order of evaluation changes no result
+                val_idx = val_idx[np.argsort(token_lengths(take(x, val_idx)), kind="stable")]
             validation_data = (take(x, val_idx), None if y is None else y[val_idx])
             x, y = take(x, train_idx), None if y is None else y[train_idx]
             callbacks.append(
@@ -108,6 +166,21 @@ def fit(
         f"Training {model.name} for up to {epochs} epochs on {count} examples "
         f"({held_out} held out)."
     )
+    bucketed = _length(x) >= MIN_BUCKETED_BATCHES * batch_size
+    if isinstance(model, TrimmingModel):
+        model.cut_batches = bucketed or model.per_token_outputs
+    if isinstance(model, TrimmingModel) and bucketed:
+        batches = LengthBatches(x, y, batch_size, random_seed)
+        return model.fit(
+            batches,
+            epochs=epochs,
+            validation_data=validation_data,
+            validation_batch_size=batch_size,
+            shuffle=False,  # LengthBatches draws new batches every epoch
+            class_weight=class_weight,
+            callbacks=callbacks,
+            verbose=0,
+        )
     return model.fit(
         x,
         y,

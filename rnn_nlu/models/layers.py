@@ -17,16 +17,21 @@ PER_MESSAGE_INPUTS = ("intent",)
 
 
 class TrimmingModel(keras.Model):
-    """A functional model with per-token targets whose training and evaluation steps first cut the
-    batch's inputs and targets to its longest message, so that no recurrent step runs over padding
-    only.
+    """A functional model whose training and evaluation steps (and, for a model with one output
+    per message, prediction steps) first cut the batch's inputs to its longest message, so that no
+    recurrent step runs over padding only.
 
     Every input but those of `PER_MESSAGE_INPUTS` ("intent") has time as axis 1 ("token_ids",
-    "feature_ids", "feature_values", "dense_features", "char_ids"), and so do the targets; a
-    message's length is its count of non-zero token ids. The token mask already makes padding
-    change nothing, so only the time spent on it is saved. `predict` and calling the model cut
-    nothing, so that outputs keep one width.
+    "feature_ids", "feature_values", "dense_features", "char_ids"); a message's length is its
+    count of non-zero token ids. The token mask already makes padding change nothing, so only the
+    time spent on it is saved. With `per_token_outputs` (a tagger's (batch, time, heads)) the
+    targets are cut too, and prediction is left whole so that `predict`'s batches keep one width.
+    Calling the model cuts nothing; nor does a model whose `cut_batches` is false (set before
+    `fit`, which traces the steps).
     """
+
+    per_token_outputs = False
+    cut_batches = True
 
     @staticmethod
     def lengths(inputs: Any) -> tf.Tensor:
@@ -36,6 +41,8 @@ class TrimmingModel(keras.Model):
 
     def trim(self, data: Any) -> Any:
         """`data`, (x[, y[, sample_weight]]) of a right-padded batch, cut to its longest message."""
+        if not self.cut_batches:
+            return data
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         length = tf.maximum(tf.reduce_max(self.lengths(x)), 1)  # an all-empty batch keeps a step
 
@@ -46,10 +53,10 @@ class TrimmingModel(keras.Model):
             x = {k: v if k in PER_MESSAGE_INPUTS else cut(v) for k, v in x.items()}
         else:
             x = tf.nest.map_structure(cut, x)
-        if y is not None:
+        if self.per_token_outputs and y is not None:
             y = tf.nest.map_structure(cut, y)
-        if sample_weight is not None and sample_weight.shape.rank > 1:
-            sample_weight = cut(sample_weight)
+            if sample_weight is not None and sample_weight.shape.rank > 1:
+                sample_weight = cut(sample_weight)
         return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
 
     def train_step(self, data: Any) -> Dict[str, Any]:
@@ -57,6 +64,9 @@ class TrimmingModel(keras.Model):
 
     def test_step(self, data: Any) -> Dict[str, Any]:
         return super().test_step(self.trim(data))
+
+    def predict_step(self, data: Any) -> Any:
+        return super().predict_step(data if self.per_token_outputs else self.trim(data))
 
 
 def recurrent_layer(

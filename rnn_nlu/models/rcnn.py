@@ -12,6 +12,7 @@ from tensorflow import keras
 
 from rnn_nlu.models.layers import (
     MaskedGlobalMaxPooling1D,
+    TrimmingModel,
     WordDropout,
     add_rasa_features,
     recurrent_layer,
@@ -122,4 +123,4 @@ def build_rcnn(
         h = keras.layers.Dropout(dropout, name=f"dense_dropout_{i}")(h)
     probabilities = keras.layers.Dense(num_labels, activation="softmax", name="intent")(h)
     inputs = {"token_ids": token_ids, **features} if features else token_ids
-    return keras.Model(inputs, probabilities, name="rcnn")
+    return TrimmingModel(inputs, probabilities, name="rcnn")  # fit: batches cut to their length

@@ -102,6 +102,8 @@ class SequenceTagger(TrimmingModel):
     and evaluation steps cut inputs and targets to the batch's longest message (`TrimmingModel`).
     """
 
+    per_token_outputs = True
+
     def __init__(
         self,
         inputs: Any,

@@ -11,6 +11,7 @@ from tensorflow import keras
 from rnn_nlu.models.layers import (
     AttentionPooling,
     MaskedGlobalMaxPooling1D,
+    TrimmingModel,
     WordDropout,
     add_rasa_features,
     recurrent_layer,
@@ -101,4 +102,4 @@ def build_text_rnn(
         x = keras.layers.Dropout(dropout, name=f"dense_dropout_{i}")(x)
     probabilities = keras.layers.Dense(num_labels, activation="softmax", name="intent")(x)
     inputs = {"token_ids": token_ids, **features} if features else token_ids
-    return keras.Model(inputs, probabilities, name="text_rnn")
+    return TrimmingModel(inputs, probabilities, name="text_rnn")  # fit: batches cut to their length

@@ -8,10 +8,13 @@ import pytest
 from tensorflow import keras
 
 from rnn_nlu.models.layers import TrimmingModel
+from rnn_nlu.models.rcnn import build_rcnn
 from rnn_nlu.models.tagger import build_tagger
+from rnn_nlu.models.text_rnn import build_text_rnn
 
 WIDTH = 16  # the padded width of the data; every batch's longest message is shorter
 LENGTHS = [3, 2, 1, 3, 5, 4, 2, 1]  # two batches of 4: longest 3, then 5
+FEATURES = {"sparse_feature_dim": 9, "dense_feature_dim": 3, "feature_units": 5}
 
 
 def token_ids(lengths: List[int], rng: np.random.Generator) -> np.ndarray:
@@ -19,6 +22,25 @@ def token_ids(lengths: List[int], rng: np.random.Generator) -> np.ndarray:
     for row, length in enumerate(lengths):
         ids[row, :length] = rng.integers(2, 30, length)
     return ids
+
+
+def text_rnn_data(rng: np.random.Generator) -> Tuple[Any, np.ndarray]:
+    """Dict inputs with every kind of per-token feature, zero on padding."""
+    ids = token_ids(LENGTHS, rng)
+    real = (ids != 0)[:, :, None]
+    x = {
+        "token_ids": ids,
+        "feature_ids": (rng.integers(1, 10, ids.shape + (4,)) * real).astype(np.int32),
+        "feature_values": (rng.random(ids.shape + (4,)) * real).astype(np.float32),
+        "dense_features": (rng.random(ids.shape + (3,)) * real).astype(np.float32),
+    }
+    return x, (ids[:, 0] % 3).astype(np.int32)
+
+
+def rcnn_data(rng: np.random.Generator) -> Tuple[Any, np.ndarray]:
+    """Bare token ids."""
+    ids = token_ids(LENGTHS, rng)
+    return ids, (ids[:, 0] % 3).astype(np.int32)
 
 
 def tagger_data(rng: np.random.Generator) -> Tuple[Any, np.ndarray]:
@@ -29,6 +51,14 @@ def tagger_data(rng: np.random.Generator) -> Tuple[Any, np.ndarray]:
     return {"token_ids": ids, "char_ids": chars}, tags
 
 
+def small_text_rnn() -> keras.Model:
+    return build_text_rnn(30, 3, embedding_dim=8, rnn_units=6, pooling="attention", **FEATURES)
+
+
+def small_rcnn() -> keras.Model:
+    return build_rcnn(30, 3, embedding_dim=8, context_units=6, projection_units=7, word_dropout=0)
+
+
 def small_tagger() -> keras.Model:
     return build_tagger(
         30, {"entity": 4, "role": 3}, 12, embedding_dim=8, char_filters=5, rnn_units=6, dropout=0
@@ -37,9 +67,9 @@ def small_tagger() -> keras.Model:
 
 # (builder, data, Keras loss). No word dropout, nor the tagger's per-token dropout: their random
 # draws are as wide as the batch, so they differ (not in distribution) once it is cut.
-# The intent classifiers do not trim yet: with TextRNN's default word dropout, the changed draws
-# gave the default bot another model, and one held-out conversation of each bot an ambiguous intent.
 MODELS: Dict[str, Tuple[Callable[[], keras.Model], Callable, Any]] = {
+    "text_rnn": (small_text_rnn, text_rnn_data, "sparse_categorical_crossentropy"),
+    "rcnn": (small_rcnn, rcnn_data, "sparse_categorical_crossentropy"),
     "tagger": (small_tagger, tagger_data, None),  # its own loss
 }
 
@@ -98,6 +128,6 @@ def test_fit_evaluate_and_predict_steps_see_only_the_batchs_longest_message(name
     model.evaluate(x, y, batch_size=4, verbose=0)
     assert widths == [3, 5, 3, 5]  # 2 training, then 2 evaluation batches
     model.predict(x, batch_size=4, verbose=0)  # per-token outputs keep the data's width
-    assert widths[4:] == [WIDTH, WIDTH]
+    assert widths[4:] == ([WIDTH, WIDTH] if model.per_token_outputs else [3, 5])
     model(x, training=False)  # calling the model cuts nothing
     assert widths[-1] == WIDTH
