@@ -110,3 +110,20 @@ def pipeline_context(pipeline: List[str], component: str) -> ExecutionContext:
     names = [n for n, node in schema.nodes.items() if n.startswith("train_") and component in n]
     assert len(names) == 1, names
     return ExecutionContext(schema, "test", node_name=names[0])
+
+
+def record_embedding_widths(monkeypatch: Any) -> List[int]:
+    """A list that, from now on, receives the time steps of every call of a Keras `Embedding`
+    layer named "embedding" (the models' word embedding); run eagerly to see concrete shapes."""
+    from tensorflow import keras
+
+    widths: List[int] = []
+    embedding_call = keras.layers.Embedding.call
+
+    def recording_call(layer: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if layer.name == "embedding":
+            widths.append(int(inputs.shape[1]))
+        return embedding_call(layer, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(keras.layers.Embedding, "call", recording_call)
+    return widths

@@ -1,14 +1,14 @@
 """The shared fit loop's length-bucketed batches."""
 
-from typing import Any, List
+from typing import List
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow import keras
 
 from rnn_nlu.models.text_rnn import build_text_rnn
 from rnn_nlu.training import LengthBatches, fit
+from tests.helpers import record_embedding_widths
 
 
 def padded_ids(lengths: np.ndarray, width: int = 40) -> np.ndarray:
@@ -49,15 +49,8 @@ def test_batches_hold_messages_of_about_one_length():
 def test_fit_buckets_a_trimming_models_batches_when_there_are_many(examples, bucketed, monkeypatch):
     lengths = np.random.default_rng(3).integers(1, 30, examples)
     x, y = padded_ids(lengths), (lengths % 3).astype(np.int32)
-    widths: List[int] = []
-    embedding_call = keras.layers.Embedding.call
-
-    def recording_call(layer: keras.layers.Embedding, inputs: Any, *args: Any, **kwargs: Any):
-        widths.append(int(inputs.shape[1]))
-        return embedding_call(layer, inputs, *args, **kwargs)
-
     model = build_text_rnn(40, 3, embedding_dim=4, rnn_units=4)
-    monkeypatch.setattr(keras.layers.Embedding, "call", recording_call)
+    widths = record_embedding_widths(monkeypatch)  # time steps of each word-embedding call
     tf.config.run_functions_eagerly(True)  # the shapes seen are concrete
     try:
         fit(

@@ -11,6 +11,7 @@ from rnn_nlu.models.layers import TrimmingModel
 from rnn_nlu.models.rcnn import build_rcnn
 from rnn_nlu.models.tagger import build_tagger
 from rnn_nlu.models.text_rnn import build_text_rnn
+from tests.helpers import record_embedding_widths
 
 WIDTH = 16  # the padded width of the data; every batch's longest message is shorter
 LENGTHS = [3, 2, 1, 3, 5, 4, 2, 1]  # two batches of 4: longest 3, then 5
@@ -111,19 +112,11 @@ def test_training_on_trimmed_batches_learns_the_weights_of_padded_ones(name):
 @pytest.mark.parametrize("name", MODELS)
 def test_fit_evaluate_and_predict_steps_see_only_the_batchs_longest_message(name, monkeypatch):
     build, make_data, loss = MODELS[name]
-    widths: List[int] = []  # time steps of each call of the word embedding
-    embedding_call = keras.layers.Embedding.call
-
-    def recording_call(layer: keras.layers.Embedding, inputs: Any, *args: Any, **kwargs: Any):
-        if layer.name == "embedding":
-            widths.append(int(inputs.shape[1]))
-        return embedding_call(layer, inputs, *args, **kwargs)
-
     keras.utils.set_random_seed(0)
     model = build()
     x, y = make_data(np.random.default_rng(0))
     model.compile("adam", loss=loss, run_eagerly=True)  # eager: the shapes seen are concrete
-    monkeypatch.setattr(keras.layers.Embedding, "call", recording_call)
+    widths = record_embedding_widths(monkeypatch)  # time steps of each word-embedding call
     model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
     model.evaluate(x, y, batch_size=4, verbose=0)
     assert widths == [3, 5, 3, 5]  # 2 training, then 2 evaluation batches
