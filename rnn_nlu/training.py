@@ -145,13 +145,14 @@ def fit(
     model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics))
 
     count = _length(x)
+    trims = isinstance(model, TrimmingModel)
     callbacks: list = [RasaTrainingLogger(epochs, silent=silent)]
     validation_data = None
     if validation_split > 0:
         train_idx, val_idx = split_indices(count, validation_split, random_seed, stratify)
         if len(val_idx) > 0 and len(train_idx) > 0:
-            if isinstance(model, TrimmingModel):  # the order of evaluation changes no result
-                val_idx = val_idx[np.argsort(token_lengths(take(x, val_idx)), kind="stable")]
+            if trims:  # the order of evaluation changes no result
+                val_idx = val_idx[np.argsort(token_lengths(x)[val_idx], kind="stable")]
             validation_data = (take(x, val_idx), None if y is None else y[val_idx])
             x, y = take(x, train_idx), None if y is None else y[train_idx]
             callbacks.append(
@@ -166,28 +167,19 @@ def fit(
         f"Training {model.name} for up to {epochs} epochs on {count} examples "
         f"({held_out} held out)."
     )
-    bucketed = _length(x) >= MIN_BUCKETED_BATCHES * batch_size
-    if isinstance(model, TrimmingModel):
+    bucketed = trims and _length(x) >= MIN_BUCKETED_BATCHES * batch_size
+    if trims:
         model.cut_batches = bucketed or model.per_token_outputs
-    if isinstance(model, TrimmingModel) and bucketed:
-        batches = LengthBatches(x, y, batch_size, random_seed)
-        return model.fit(
-            batches,
-            epochs=epochs,
-            validation_data=validation_data,
-            validation_batch_size=batch_size,
-            shuffle=False,  # LengthBatches draws new batches every epoch
-            class_weight=class_weight,
-            callbacks=callbacks,
-            verbose=0,
-        )
+    batches: Dict[str, Any] = (
+        {"x": LengthBatches(x, y, batch_size, random_seed), "shuffle": False}  # new every epoch
+        if bucketed
+        else {"x": x, "y": y, "batch_size": batch_size, "shuffle": True}
+    )
     return model.fit(
-        x,
-        y,
-        batch_size=batch_size,
+        **batches,
         epochs=epochs,
         validation_data=validation_data,
-        shuffle=True,
+        validation_batch_size=batch_size,
         class_weight=class_weight,
         callbacks=callbacks,
         verbose=0,
