@@ -27,6 +27,7 @@ BOUNDS: Dict[str, Tuple[Optional[float], Optional[float]]] = {
     "min_token_frequency": (1, None),
     "vocab_size": (1, None),
     "patience": (0, None),
+    "patience_examples": (0, None),
     "ranking_length": (0, None),
     "learning_rate": (1e-12, None),
     "clipnorm": (1e-12, None),

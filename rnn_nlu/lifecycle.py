@@ -36,7 +36,15 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Options of `fit` that every component takes from its config.
-FIT_OPTIONS = ("epochs", "batch_size", "learning_rate", "clipnorm", "validation_split", "patience")
+FIT_OPTIONS = (
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "clipnorm",
+    "validation_split",
+    "patience",
+    "patience_examples",
+)
 
 # Model options that are sizes of a weight array: each must be a dimension of a stored array.
 SIZE_OPTIONS = (

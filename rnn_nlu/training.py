@@ -2,6 +2,7 @@
 stopping, progress bar."""
 
 import logging
+import math
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -19,11 +20,23 @@ BUCKET_BATCHES = 20
 # (sorted into one or two runs they would hardly change), at a second or two of padding an epoch;
 # a model with one output per message then trains on them uncut (see `fit`).
 MIN_BUCKETED_BATCHES = 2 * BUCKET_BATCHES
+# Early stopping never waits fewer epochs than this, however large the epochs (`stopping_patience`).
+MIN_PATIENCE = 2
 
 
 def set_seed(seed: int) -> None:
     """Seeds Python, NumPy and TensorFlow so that training on CPU is repeatable."""
     keras.utils.set_random_seed(seed)
+
+
+def stopping_patience(patience: int, patience_examples: int, examples: int) -> int:
+    """Epochs without a better held-out loss before training stops: `patience`, or, when fewer
+    epochs hold `patience_examples` training examples, that many but at least `MIN_PATIENCE`
+    (`patience_examples` 0: always `patience`). An epoch of a large data set is many gradient
+    steps; a held-out loss that has not improved in three of them seldom does later (README)."""
+    if patience_examples <= 0 or examples <= 0:
+        return patience
+    return min(patience, max(MIN_PATIENCE, math.ceil(patience_examples / examples)))
 
 
 def split_indices(
@@ -123,6 +136,7 @@ def fit(
     validation_split: float,
     patience: int,
     random_seed: int,
+    patience_examples: int = 0,
     loss: Any = "sparse_categorical_crossentropy",
     metrics: Sequence[Any] = ("accuracy",),
     stratify: Optional[Sequence[Any]] = None,
@@ -132,7 +146,9 @@ def fit(
     """Compiles and trains `model`: Adam, gradient clipping, early stopping on a held-out split.
 
     `validation_split` of the examples (stratified by `stratify` when given) is held out to pick the
-    best epoch; with 0, or too little data to hold any out, all epochs run on all data. A
+    best epoch; with 0, or too little data to hold any out, all epochs run on all data; training
+    stops after `stopping_patience(patience, patience_examples, training examples)` epochs without
+    a better held-out loss. A
     `TrimmingModel` is evaluated on the held-out examples in order of length and, given at least
     `MIN_BUCKETED_BATCHES` batches, trains on `LengthBatches`, so that its batches, cut to their
     longest message, hold little padding. With fewer, a classifier's shuffled batches stay uncut:
@@ -155,9 +171,15 @@ def fit(
                 val_idx = val_idx[np.argsort(token_lengths(x)[val_idx], kind="stable")]
             validation_data = (take(x, val_idx), None if y is None else y[val_idx])
             x, y = take(x, train_idx), None if y is None else y[train_idx]
+            wait = stopping_patience(patience, patience_examples, len(train_idx))
+            if wait < patience:
+                logger.info(
+                    f"{len(train_idx)} training examples an epoch: early stopping waits {wait} "
+                    f"epochs instead of {patience} (patience_examples {patience_examples})."
+                )
             callbacks.append(
                 EarlyStoppingRestoreBest(
-                    monitor="val_loss", patience=patience, restore_best_weights=True
+                    monitor="val_loss", patience=wait, restore_best_weights=True
                 )
             )
         else:

@@ -1,4 +1,4 @@
-"""The shared fit loop's length-bucketed batches."""
+"""The shared fit loop: length-bucketed batches, early stopping's wait."""
 
 from typing import List
 
@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from rnn_nlu.models.text_rnn import build_text_rnn
-from rnn_nlu.training import LengthBatches, fit
+from rnn_nlu.training import LengthBatches, fit, stopping_patience
 from tests.helpers import record_embedding_widths
 
 
@@ -74,3 +74,39 @@ def test_fit_buckets_a_trimming_models_batches_when_there_are_many(examples, buc
         assert np.mean(widths) < 0.6 * max(lengths)
     else:  # a classifier's few shuffled batches keep the data's width
         assert widths == [x.shape[1]] * 8
+
+
+@pytest.mark.parametrize(
+    "patience, examples, expected",
+    [(5, 600, 5), (5, 6750, 5), (5, 11600, 3), (5, 10**6, 2), (1, 10**6, 1), (0, 10**6, 0)],
+)
+def test_the_wait_is_patience_epochs_or_on_large_data_those_that_hold_patience_examples(
+    patience, examples, expected
+):
+    assert stopping_patience(patience, 30000, examples) == expected
+    assert stopping_patience(patience, 0, examples) == patience  # 0: always `patience` epochs
+
+
+@pytest.mark.parametrize("patience_examples, wait", [(0, 4), (400, 2)])
+def test_fit_stops_after_the_shortened_wait(patience_examples, wait):
+    """Random labels: the held-out loss soon only gets worse; training runs to the best epoch and
+    `wait` epochs more (900 training examples: 400 of them make 1 epoch, so the least wait, 2)."""
+    rng = np.random.default_rng(4)
+    x, y = padded_ids(rng.integers(1, 10, 1000)), rng.integers(0, 3, 1000).astype(np.int32)
+    history = fit(
+        build_text_rnn(40, 3, embedding_dim=16, rnn_units=16),
+        x,
+        y,
+        epochs=30,
+        batch_size=32,
+        learning_rate=0.03,
+        clipnorm=1.0,
+        validation_split=0.1,
+        patience=4,
+        patience_examples=patience_examples,
+        random_seed=0,
+        silent=True,
+    )
+    val_loss = history.history["val_loss"]
+    assert len(val_loss) < 30  # stopped early
+    assert len(val_loss) == int(np.argmin(val_loss)) + 1 + wait

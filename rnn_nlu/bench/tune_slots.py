@@ -36,6 +36,7 @@ TRAINING = (
     "clipnorm",
     "validation_split",
     "patience",
+    "patience_examples",
     "random_seed",
 )
 DEFAULTS: Dict[str, Any] = {
@@ -45,6 +46,7 @@ DEFAULTS: Dict[str, Any] = {
     "clipnorm": 5.0,
     "validation_split": 0.1,
     "patience": 4,
+    "patience_examples": 30000,
     "random_seed": 42,
     "max_len": 64,
     "max_word_length": 20,

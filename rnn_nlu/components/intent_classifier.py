@@ -46,6 +46,9 @@ TRAINING_DEFAULTS: Dict[str, Any] = {
     "validation_split": 0.1,
     # Epochs without a better held-out loss before training stops; the best weights are restored.
     "patience": 5,
+    # On large data fewer: the epochs that hold this many training examples, at least 2
+    # (0: always `patience`).
+    "patience_examples": 30000,
     # Seed for weight initialisation, shuffling and the held-out split.
     "random_seed": 42,
     # Longer messages are cut to this many tokens.

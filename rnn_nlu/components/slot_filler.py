@@ -114,6 +114,9 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             "validation_split": 0.1,
             # Epochs without a better held-out loss before training stops; the best epoch is kept.
             "patience": 4,
+            # On large data fewer: the epochs that hold this many training examples, at least 2
+            # (0: always `patience`).
+            "patience_examples": 30000,
             # Seed for weight initialisation, shuffling and the held-out split.
             "random_seed": 42,
             # Tokens after this many are not tagged.

@@ -95,6 +95,9 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
             "validation_split": 0.0,
             # With a validation split: epochs without a better held-out loss before stopping.
             "patience": 10,
+            # On large data fewer: the epochs that hold this many training examples, at least 2
+            # (0: always `patience`).
+            "patience_examples": 30000,
             # Also learn from Rasa's augmented trackers (stories glued end to start). Off: the
             # glue is invisible, so the earlier story looks like context the next one depends on.
             "augmented_stories": False,
