@@ -8,19 +8,19 @@ Optionally conditioned on the message's intent, as intent-guided joint models ar
 Stack-Propagation Framework with Token-Level Intent Detection", EMNLP 2019): a projection of the
 intent joins every token's input to the recurrent layers.
 
-The one Rasa import allowed in `rnn_nlu.models`: `rasa.utils.tensorflow.crf`, a pure TensorFlow
-module (the TF Addons CRF that DIET uses), for the CRF log-likelihood; decoding is in NumPy
-(`crf_decoding.py`).
+The CRF log-likelihood is `crf_likelihood.py`'s (the one Rasa import allowed in `rnn_nlu.models`,
+`rasa.utils.tensorflow.crf`, a pure TensorFlow module, gives it the path score and a fallback);
+decoding is in NumPy (`crf_decoding.py`).
 """
 
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
-from rasa.utils.tensorflow.crf import crf_log_likelihood
 from tensorflow import keras
 
 from rnn_nlu.models import crf_decoding
+from rnn_nlu.models.crf_likelihood import crf_log_likelihood
 from rnn_nlu.models.layers import (
     NEG_INF,
     RepeatOverTime,
@@ -87,7 +87,7 @@ class CRF(keras.layers.Layer):
 
     def log_likelihood(self, scores: tf.Tensor, tags: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
         """(batch,) log-probability of the `tags` sequences."""
-        return crf_log_likelihood(scores, tags, lengths, self.transitions)[0]
+        return crf_log_likelihood(scores, tags, lengths, self.transitions)
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "num_tags": self.num_tags}
