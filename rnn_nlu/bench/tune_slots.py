@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch, encode_chars
+from rnn_nlu.lifecycle import FIT_OPTIONS
 from rnn_nlu.models import crf_decoding
 from rnn_nlu.models.inference import compiled_predict
 from rnn_nlu.models.tagger import build_tagger
@@ -29,16 +30,7 @@ from rnn_nlu.training import fit, set_seed
 
 # Options passed to `fit`; "model" holds build_tagger's, "max_len" and "max_word_length" cut inputs,
 # "intent" feeds the gold intent.
-TRAINING = (
-    "epochs",
-    "batch_size",
-    "learning_rate",
-    "clipnorm",
-    "validation_split",
-    "patience",
-    "patience_examples",
-    "random_seed",
-)
+TRAINING = (*FIT_OPTIONS, "random_seed")  # as the components pass them, and the seed
 DEFAULTS: Dict[str, Any] = {
     "epochs": 30,
     "batch_size": 32,
