@@ -44,9 +44,15 @@ def _by_products(scores: tf.Tensor, lengths: tf.Tensor, transitions: tf.Tensor) 
         return tf.math.log(summed) + top + shift + unary
 
     first = scores[:, 0]
-    rest = tf.transpose(scores[:, 1:], [1, 0, 2])  # (time - 1, batch, tags)
-    alphas = tf.concat([first[None], tf.scan(step, rest, first)], axis=0)  # (time, batch, tags)
-    last = tf.gather(tf.transpose(alphas, [1, 0, 2]), tf.maximum(lengths - 1, 0), batch_dims=1)
+
+    def last_step() -> tf.Tensor:  # (batch, tags): each sequence's scores at its last token
+        rest = tf.transpose(scores[:, 1:], [1, 0, 2])  # (time - 1, batch, tags)
+        alphas = tf.concat([first[None], tf.scan(step, rest, first)], axis=0)  # (time, ...)
+        ends = tf.maximum(lengths - 1, 0)
+        return tf.gather(tf.transpose(alphas, [1, 0, 2]), ends, batch_dims=1)
+
+    # one token: nothing to scan (a graph cannot stack an empty scan of unknown batch size)
+    last = tf.cond(tf.shape(scores)[1] > 1, last_step, lambda: first)
     log_norm = tf.reduce_logsumexp(last, axis=1)
     return tf.where(lengths > 0, log_norm, tf.zeros_like(log_norm))
 

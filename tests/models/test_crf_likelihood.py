@@ -55,3 +55,19 @@ def test_matrix_products_not_rasas_log_sum_exp_within_the_spread(monkeypatch):
     finally:
         tf.config.run_functions_eagerly(False)
     assert np.isfinite(value.numpy()).all()
+
+
+def test_a_batch_of_one_token_messages_in_a_graph():
+    """Training traces the loss for batches of any width: a batch cut to one token included."""
+    spec = [
+        tf.TensorSpec([None, None, 9], tf.float32),
+        tf.TensorSpec([None, None], tf.int32),
+        tf.TensorSpec([None], tf.int32),
+        tf.TensorSpec([9, 9], tf.float32),
+    ]
+    traced = tf.function(crf_log_likelihood, input_signature=spec)
+    for time in (1, 2):
+        case = random_case(time, 9, time, 4.0)
+        np.testing.assert_allclose(
+            traced(*case).numpy(), rasa_log_likelihood(*case).numpy(), rtol=1e-5, atol=1e-4
+        )
