@@ -22,6 +22,9 @@ BUCKET_BATCHES = 20
 MIN_BUCKETED_BATCHES = 2 * BUCKET_BATCHES
 # Early stopping never waits fewer epochs than this, however large the epochs (`stopping_patience`).
 MIN_PATIENCE = 2
+# The components' default `patience_examples`: on SNIPS a wait of 3 epochs, on CLINC150 data_small
+# and the demo bots their `patience` (README, How it works, "Training").
+PATIENCE_EXAMPLES = 30000
 
 
 def set_seed(seed: int) -> None:

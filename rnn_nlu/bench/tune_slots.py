@@ -26,7 +26,7 @@ from rnn_nlu.models import crf_decoding
 from rnn_nlu.models.inference import compiled_predict
 from rnn_nlu.models.tagger import build_tagger
 from rnn_nlu.tagging import OUTSIDE, convert_schema, spans_from_tags, split_tag, tag_set
-from rnn_nlu.training import fit, set_seed
+from rnn_nlu.training import PATIENCE_EXAMPLES, fit, set_seed
 
 # Options passed to `fit`; "model" holds build_tagger's, "max_len" and "max_word_length" cut inputs,
 # "intent" feeds the gold intent.
@@ -38,7 +38,7 @@ DEFAULTS: Dict[str, Any] = {
     "clipnorm": 5.0,
     "validation_split": 0.1,
     "patience": 4,
-    "patience_examples": 30000,
+    "patience_examples": PATIENCE_EXAMPLES,
     "random_seed": 42,
     "max_len": 64,
     "max_word_length": 20,

@@ -28,7 +28,13 @@ from rnn_nlu.models.ensemble import average_ensemble, distillation_loss, members
 from rnn_nlu.models.inference import compiled_predict
 from rnn_nlu.models.numpy_layers import Weights, stack_members
 from rnn_nlu.models.numpy_models import serving_weights
-from rnn_nlu.training import balanced_class_weights, set_seed, split_indices, take
+from rnn_nlu.training import (
+    PATIENCE_EXAMPLES,
+    balanced_class_weights,
+    set_seed,
+    split_indices,
+    take,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +54,7 @@ TRAINING_DEFAULTS: Dict[str, Any] = {
     "patience": 5,
     # On large data fewer: the epochs that hold this many training examples, at least 2
     # (0: always `patience`).
-    "patience_examples": 30000,
+    "patience_examples": PATIENCE_EXAMPLES,
     # Seed for weight initialisation, shuffling and the held-out split.
     "random_seed": 42,
     # Longer messages are cut to this many tokens.

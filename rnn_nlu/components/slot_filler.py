@@ -41,7 +41,7 @@ from rnn_nlu.tagging import (
     tags_from_spans,
     token_spans,
 )
-from rnn_nlu.training import set_seed
+from rnn_nlu.training import PATIENCE_EXAMPLES, set_seed
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             "patience": 4,
             # On large data fewer: the epochs that hold this many training examples, at least 2
             # (0: always `patience`).
-            "patience_examples": 30000,
+            "patience_examples": PATIENCE_EXAMPLES,
             # Seed for weight initialisation, shuffling and the held-out split.
             "random_seed": 42,
             # Tokens after this many are not tagged.

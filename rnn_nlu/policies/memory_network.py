@@ -32,7 +32,7 @@ from rnn_nlu.models.memory_network import TYINGS, action_model, build_memory_net
 from rnn_nlu.models.numpy_layers import Weights
 from rnn_nlu.models.numpy_memory_network import memory_network_forward
 from rnn_nlu.policies.turns import encode, memory_and_query, state_symbols
-from rnn_nlu.training import set_seed
+from rnn_nlu.training import PATIENCE_EXAMPLES, set_seed
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
             "patience": 10,
             # On large data fewer: the epochs that hold this many training examples, at least 2
             # (0: always `patience`).
-            "patience_examples": 30000,
+            "patience_examples": PATIENCE_EXAMPLES,
             # Also learn from Rasa's augmented trackers (stories glued end to start). Off: the
             # glue is invisible, so the earlier story looks like context the next one depends on.
             "augmented_stories": False,
