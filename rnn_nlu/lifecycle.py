@@ -213,6 +213,8 @@ class KerasComponent:
         component = cls(saved, model_storage, resource, execution_context, model=model, **parts)
         if serve:
             component._start_serving(weights, names)
+        elif model is not None and not execution_context.is_finetuning:
+            component._check_serving()  # traces the Keras model's prediction before any message
         component.finetune = execution_context.is_finetuning
         if component.finetune:
             logger.info(f"{name}: loaded to continue training (finetuning).")

@@ -134,6 +134,7 @@ def trained(request, tmp_path_factory, execution_context):
         options(case), LocalModelStorage.create(root), Resource("c"), execution_context
     )
     case.train(component)
+    component.traced_in_training = component._predict.built is not None
     component.root, component.case = root, case
     return component
 
@@ -161,6 +162,16 @@ def test_a_loaded_component_serves_without_keras_and_predicts_as_keras(
     expected = trained.case.outputs(trained)
     assert_same(trained.case.outputs(keras_loaded), expected)
     assert_same(trained.case.outputs(served), expected)
+
+
+def test_training_traces_no_prediction_and_loading_the_keras_model_traces_it(
+    trained, execution_context, monkeypatch
+):
+    """`rasa train` loads a new component to predict, so the trained one leaves its prediction
+    untraced until it predicts; one loaded with the Keras model traces it at load."""
+    assert not trained.traced_in_training
+    monkeypatch.setenv(SERVING_VARIABLE, "keras")
+    assert load(trained, execution_context)._predict.built is not None
 
 
 def test_a_served_component_persisted_again_keeps_its_weights(trained, execution_context):

@@ -1,6 +1,6 @@
 """A compiled prediction function: one traced graph for any batch size and sequence length."""
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -31,3 +31,19 @@ def smallest_input(input_signature: Any) -> Any:
         return np.ones([1 if d is None else d for d in spec.shape], spec.dtype.as_numpy_dtype)
 
     return tf.nest.map_structure(ones, input_signature)
+
+
+class Lazy:
+    """A function that calls `build()` at its first call and from then on what that built
+    (`built`, None until then): a compiled prediction that the trained component may never make
+    (`rasa train` loads a new one from the model storage to predict), so that training does not
+    wait for its tracing."""
+
+    def __init__(self, build: Callable[[], Callable[..., Any]]) -> None:
+        self._build = build
+        self.built: Optional[Callable[..., Any]] = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.built is None:
+            self.built = self._build()
+        return self.built(*args, **kwargs)

@@ -216,7 +216,7 @@ def test_same_seed_trains_the_same_model(cls, tmp_path, resource, execution_cont
 def test_new_lengths_and_batch_sizes_do_not_retrace(trained):
     for texts in (["hi"], ["book a flight to rome tomorrow please", "bye"], ["x " * 40] * 5):
         trained.process(messages(*texts))
-    assert trained._predict.experimental_get_tracing_count() == 1
+    assert trained._predict.built.experimental_get_tracing_count() == 1
 
 
 @pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)

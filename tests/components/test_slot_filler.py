@@ -351,7 +351,7 @@ def test_same_seed_gives_the_same_entities_and_another_seed_differs(
 def test_new_lengths_and_batch_sizes_do_not_retrace(trained):
     for texts in (["hi"], ["fly from boston to denver tomorrow", "bye"], ["to paris " * 30] * 5):
         extract(trained, *texts)
-    assert trained._predict.experimental_get_tracing_count() == 1
+    assert trained._predict.built.experimental_get_tracing_count() == 1
 
 
 # --- the intent (use_intent) ----------------------------------------------------------------

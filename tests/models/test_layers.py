@@ -3,10 +3,11 @@ inputs for the features of Rasa's featurizers (the weighted embedding-bag) in ev
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from tensorflow import keras
 
 from rnn_nlu.features import UNK_ID
-from rnn_nlu.models.layers import WeightedEmbeddingBag, WordDropout
+from rnn_nlu.models.layers import WeightedEmbeddingBag, WordDropout, recurrent_layer
 from rnn_nlu.models.rcnn import build_rcnn
 from rnn_nlu.models.tagger import build_tagger
 from rnn_nlu.models.text_rnn import build_text_rnn
@@ -99,3 +100,35 @@ def test_tagger_with_rasa_features_ignores_padding():
     again = model(padded(inputs, 2), training=False)["entity"].numpy()[:, :3]
     np.testing.assert_allclose(again[0], out[0], atol=1e-6)
     np.testing.assert_allclose(again[1, :2], out[1, :2], atol=1e-6)
+
+
+def graph_ops(function: tf.types.experimental.ConcreteFunction) -> set:
+    """The op types of a traced function's graph and of every function in its library."""
+    graph = function.graph.as_graph_def()
+    ops = {node.op for node in graph.node}
+    for library_function in graph.library.function:
+        ops.update(node.op for node in library_function.node_def)
+    return ops
+
+
+@pytest.mark.parametrize("rnn_type", ["lstm", "gru"])
+def test_recurrent_layers_on_a_cpu_trace_no_cudnn_and_compute_as_keras(rnn_type):
+    """Without a GPU, Keras's LSTM and GRU would trace their cuDNN implementation beside the
+    generic one; ours trace only the generic one, with Keras's weights and outputs."""
+    assert not tf.config.list_logical_devices("GPU")  # this test describes a CPU machine
+    inputs = keras.Input((None, 4))
+    ours = keras.Model(
+        inputs, keras.layers.Bidirectional(recurrent_layer(rnn_type, 8, True, "rnn"))(inputs)
+    )
+    keras_layer = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[rnn_type](
+        8, return_sequences=True, name="rnn"
+    )
+    theirs = keras.Model(inputs, keras.layers.Bidirectional(keras_layer)(inputs))
+    theirs.set_weights(ours.get_weights())
+    x = np.random.default_rng(0).normal(size=(3, 5, 4)).astype(np.float32)
+    x[0, 3:] = 0.0
+    spec = tf.TensorSpec((None, None, 4), tf.float32)
+    traced = [tf.function(m).get_concrete_function(spec) for m in (ours, theirs)]
+    assert not any("Cudnn" in op for op in graph_ops(traced[0]))
+    assert any("Cudnn" in op for op in graph_ops(traced[1]))  # what ours avoids
+    np.testing.assert_allclose(traced[0](x), traced[1](x), atol=1e-6)
