@@ -26,7 +26,7 @@ from tensorflow import keras
 
 from rnn_nlu import persistence
 from rnn_nlu.features import LabelEncoder, Vocabulary
-from rnn_nlu.models.inference import smallest_input
+from rnn_nlu.models.inference import Lazy, compiled_predict, smallest_input
 from rnn_nlu.models.numpy_layers import Weights, canonical_name, named_members
 from rnn_nlu.source import fingerprint
 from rnn_nlu.training import fit
@@ -242,6 +242,12 @@ class KerasComponent:
     def _check_serving(self) -> None:
         """Predicts once on a smallest input, so that weights that do not fit fail at load."""
         self._predict(smallest_input(self._signature()))
+
+    def _keras_predict(self, model: keras.Model) -> Lazy:
+        """`model`'s prediction over `_signature()`, traced at its first call: at load
+        (`_check_serving`) or when a trained component predicts (`rasa train` loads a new one to
+        predict, so training does not wait for the tracing)."""
+        return Lazy(lambda: compiled_predict(model, self._signature()))
 
     def _signature(self) -> Any:
         """The structure of `tf.TensorSpec`s the prediction function takes."""

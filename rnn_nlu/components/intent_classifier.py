@@ -25,7 +25,6 @@ from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch
 from rnn_nlu.lifecycle import KerasComponent, in_batches
 from rnn_nlu.models import calibration
 from rnn_nlu.models.ensemble import average_ensemble, distillation_loss, members
-from rnn_nlu.models.inference import Lazy, compiled_predict
 from rnn_nlu.models.numpy_layers import Weights, stack_members
 from rnn_nlu.models.numpy_models import serving_weights
 from rnn_nlu.training import (
@@ -156,9 +155,7 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
 
     def _set_model(self, model: Optional[keras.Model]) -> None:
         self.model = model
-        self._predict = (
-            Lazy(lambda: compiled_predict(model, self._signature())) if model else None
-        )  # traced at its first call: at load (`_check_serving`) or when a trained one predicts
+        self._predict = self._keras_predict(model) if model else None
 
     def _signature(self) -> Any:
         signature = tf.TensorSpec([None, None], tf.int32)

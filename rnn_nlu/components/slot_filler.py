@@ -26,7 +26,6 @@ from rnn_nlu.config import validate_config
 from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch, encode_chars
 from rnn_nlu.lifecycle import KerasComponent, in_batches
 from rnn_nlu.models import crf_decoding
-from rnn_nlu.models.inference import Lazy, compiled_predict
 from rnn_nlu.models.layers import RNN_TYPES
 from rnn_nlu.models.numpy_layers import Weights
 from rnn_nlu.models.numpy_models import serving_weights, tagger_forward
@@ -168,8 +167,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
 
     def _compile(self, model: keras.Model) -> Any:
         self._transitions = _prepared(model.transitions(), self.tags)  # fixed once trained
-        # traced at its first call: at load (`_check_serving`) or when a trained one predicts
-        return Lazy(lambda: compiled_predict(model, self._signature()))
+        return self._keras_predict(model)
 
     def _signature(self) -> Dict[str, tf.TensorSpec]:
         signature = {"token_ids": tf.TensorSpec([None, None], tf.int32)}

@@ -27,7 +27,6 @@ from tensorflow import keras
 from rnn_nlu.config import validate_config
 from rnn_nlu.features import Vocabulary
 from rnn_nlu.lifecycle import KerasComponent
-from rnn_nlu.models.inference import Lazy, compiled_predict
 from rnn_nlu.models.memory_network import TYINGS, action_model, build_memory_network
 from rnn_nlu.models.numpy_layers import Weights
 from rnn_nlu.models.numpy_memory_network import memory_network_forward
@@ -135,13 +134,7 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
         self.vocabulary = vocabulary
         self.actions = actions or []
         self.model = model
-        self._predict = self._compiled(model) if model else None
-
-    @staticmethod
-    def _compiled(model: keras.Model) -> Any:
-        """The model's prediction, traced at its first call: at load (`_check_serving`) or when
-        the trained policy predicts."""
-        return Lazy(lambda: compiled_predict(model, INPUT_SIGNATURE))
+        self._predict = self._keras_predict(model) if model else None
 
     def _standard_featurizer(self) -> MaxHistoryTrackerFeaturizer:
         # States as dicts (no state featurizer): this policy makes its own symbols from them.
@@ -197,7 +190,7 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
         self.fit_network(
             action_model(self.model), x, y, seed=self.config["random_seed"], stratify=y
         )
-        self._predict = self._compiled(self.model)
+        self._predict = self._keras_predict(self.model)
         self.persist()
         return self._resource
 
