@@ -41,6 +41,7 @@ from rnn_nlu.models.numpy_layers import (
     reverse_valid,
     shift_right,
     tabulate_tokens,
+    with_transposed,
 )
 
 Inputs = Union[np.ndarray, Mapping[str, np.ndarray]]
@@ -194,12 +195,12 @@ def serving_weights(
     rows: int = TOKEN_TABLE_ROWS,
 ) -> Dict[str, np.ndarray]:
     """`weights` (`stacked` as `stack_members` makes them) as served, computed once at load: each
-    bidirectional layer's directions fused (`fuse_directions`), the character CNN's convolution
-    tabulated (`char_table`), and where the first layer is bidirectional (the TextRNN's and the
-    tagger's defaults), its projection of the `rows` most frequent words tabulated
-    (`tabulate_tokens`; fewer if a word's row of every network and direction times `rows` would
-    exceed TOKEN_TABLE_BYTES)."""
-    fused = fuse_directions(weights, stacked)
+    bidirectional layer's directions fused (`fuse_directions`), every kernel also stored
+    transposed (`with_transposed`), the character CNN's convolution tabulated (`char_table`), and
+    where the first layer is bidirectional (the TextRNN's and the tagger's defaults), its
+    projection of the `rows` most frequent words tabulated (`tabulate_tokens`; fewer if a word's
+    row of every network and direction times `rows` would exceed TOKEN_TABLE_BYTES)."""
+    fused = with_transposed(fuse_directions(weights, stacked))
     if f"{CHAR_CNN}/char_conv/kernel" in fused:  # the tagger's characters
         table = char_table(as_members(fused, stacked), CHAR_CNN)
         fused[f"{CHAR_CNN}/{CHAR_TABLE}"] = table if stacked else table[0]

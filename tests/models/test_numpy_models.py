@@ -128,9 +128,11 @@ def batch(lengths: np.ndarray, time: int, options: Mapping[str, Any], seed: int)
 
 
 def batches(options: Mapping[str, Any]) -> Iterator[Inputs]:
-    """25 messages of lengths 1..25 in one batch with two steps of padding only, then one token."""
+    """25 messages of lengths 1..25 in one batch with two steps of padding only, then one token,
+    then two short messages (few rows: `rows_times` multiplies them by the transposed kernels)."""
     yield batch(np.random.default_rng(1).permutation(np.arange(1, 26)), 27, options, seed=2)
     yield batch(np.array([1]), 1, options, seed=3)
+    yield batch(np.array([7, 3]), 8, options, seed=4)
 
 
 def served(
