@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from rnn_nlu.models.optimizers import LazyAdam
 from rnn_nlu.models.text_rnn import build_text_rnn
 from rnn_nlu.training import LengthBatches, fit, stopping_patience
 from tests.helpers import record_embedding_widths
@@ -110,3 +111,25 @@ def test_fit_stops_after_the_shortened_wait(patience_examples, wait):
     val_loss = history.history["val_loss"]
     assert len(val_loss) < 30  # stopped early
     assert len(val_loss) == int(np.argmin(val_loss)) + 1 + wait
+
+
+def test_fit_trains_with_lazy_adam():
+    """The fit loop's optimizer moves an embedding's rows only in steps whose batch holds their
+    word (LazyAdam, tests/models/test_optimizers.py)."""
+    rng = np.random.default_rng(5)
+    x, y = padded_ids(rng.integers(1, 10, 200)), rng.integers(0, 3, 200).astype(np.int32)
+    model = build_text_rnn(40, 3, embedding_dim=8, rnn_units=8)
+    fit(
+        model,
+        x,
+        y,
+        epochs=1,
+        batch_size=32,
+        learning_rate=0.01,
+        clipnorm=1.0,
+        validation_split=0.0,
+        patience=1,
+        random_seed=0,
+        silent=True,
+    )
+    assert isinstance(model.optimizer, LazyAdam)
