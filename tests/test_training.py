@@ -19,6 +19,23 @@ def padded_ids(lengths: np.ndarray, width: int = 40) -> np.ndarray:
     return ids
 
 
+def one_epoch(model: tf.keras.Model, x: np.ndarray, y: np.ndarray) -> None:
+    """`fit` for one silent epoch on all of x (nothing held out)."""
+    fit(
+        model,
+        x,
+        y,
+        epochs=1,
+        batch_size=32,
+        learning_rate=0.01,
+        clipnorm=1.0,
+        validation_split=0.0,
+        patience=1,
+        random_seed=0,
+        silent=True,
+    )
+
+
 def padding_steps(batches: List[np.ndarray], lengths: np.ndarray) -> int:
     """Token steps over padding when each batch is cut to its longest message."""
     return sum(int(lengths[b].max() * len(b) - lengths[b].sum()) for b in batches)
@@ -54,19 +71,7 @@ def test_fit_buckets_a_trimming_models_batches_when_there_are_many(examples, buc
     widths = record_embedding_widths(monkeypatch)  # time steps of each word-embedding call
     tf.config.run_functions_eagerly(True)  # the shapes seen are concrete
     try:
-        fit(
-            model,
-            x,
-            y,
-            epochs=1,
-            batch_size=32,
-            learning_rate=0.01,
-            clipnorm=1.0,
-            validation_split=0.0,
-            patience=1,
-            random_seed=0,
-            silent=True,
-        )
+        one_epoch(model, x, y)
     finally:
         tf.config.run_functions_eagerly(False)
     assert len(widths) == examples // 32
@@ -119,17 +124,5 @@ def test_fit_trains_with_lazy_adam():
     rng = np.random.default_rng(5)
     x, y = padded_ids(rng.integers(1, 10, 200)), rng.integers(0, 3, 200).astype(np.int32)
     model = build_text_rnn(40, 3, embedding_dim=8, rnn_units=8)
-    fit(
-        model,
-        x,
-        y,
-        epochs=1,
-        batch_size=32,
-        learning_rate=0.01,
-        clipnorm=1.0,
-        validation_split=0.0,
-        patience=1,
-        random_seed=0,
-        silent=True,
-    )
+    one_epoch(model, x, y)
     assert isinstance(model.optimizer, LazyAdam)
