@@ -146,11 +146,10 @@ def fit(
     stratify: Optional[Sequence[Any]] = None,
     class_weight: Optional[Dict[int, float]] = None,
     silent: bool = False,
-    lazy_updates: bool = True,
 ) -> keras.callbacks.History:
     """Compiles and trains `model`: Adam, gradient clipping, early stopping on a held-out split.
-    With `lazy_updates` (the default) the Adam is `LazyAdam`: an embedding's sparse gradient
-    updates only the rows of its batch's words.
+    The Adam is `LazyAdam`: a large embedding's sparse gradient updates only the rows of its
+    batch's words (smaller variables get Keras's Adam).
 
     `validation_split` of the examples (stratified by `stratify` when given) is held out to pick the
     best epoch; with 0, or too little data to hold any out, all epochs run on all data; training
@@ -164,8 +163,7 @@ def fit(
     `class_weight` scales each training example's loss by the weight of its label (Keras).
     """
     set_seed(random_seed)
-    adam = LazyAdam if lazy_updates else keras.optimizers.Adam
-    optimizer = adam(learning_rate=learning_rate, clipnorm=clipnorm or None)
+    optimizer = LazyAdam(learning_rate=learning_rate, clipnorm=clipnorm or None)
     model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics))
 
     count = _length(x)

@@ -187,15 +187,8 @@ class MemoryNetworkPolicy(KerasComponent, Policy):
             f"{self.__class__.__name__}: {len(y)} examples, {len(vocabulary)} symbols, "
             f"{len(self.actions)} actions, {self.model.count_params():,} parameters."
         )
-        # Keras's Adam, not LazyAdam: the few symbols occur in nearly every batch, so lazy
-        # updates would save nothing here, and the policy's measurements were made with it.
         self.fit_network(
-            action_model(self.model),
-            x,
-            y,
-            seed=self.config["random_seed"],
-            stratify=y,
-            lazy_updates=False,
+            action_model(self.model), x, y, seed=self.config["random_seed"], stratify=y
         )
         self._predict = self._keras_predict(self.model)
         self.persist()
