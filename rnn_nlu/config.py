@@ -33,6 +33,7 @@ BOUNDS: Dict[str, Tuple[Optional[float], Optional[float]]] = {
     "clipnorm": (1e-12, None),
     "dropout": (0.0, 1.0),
     "word_dropout": (0.0, 1.0),
+    "label_smoothing": (0.0, 1.0),
     "validation_split": (0.0, 1.0),
 }
 

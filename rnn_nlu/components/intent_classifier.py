@@ -24,7 +24,12 @@ from rnn_nlu.config import validate_config
 from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch
 from rnn_nlu.lifecycle import KerasComponent, in_batches
 from rnn_nlu.models import calibration
-from rnn_nlu.models.ensemble import average_ensemble, distillation_loss, members
+from rnn_nlu.models.ensemble import (
+    average_ensemble,
+    distillation_loss,
+    members,
+    smoothed_crossentropy,
+)
 from rnn_nlu.models.numpy_layers import Weights, stack_members
 from rnn_nlu.models.numpy_models import serving_weights
 from rnn_nlu.training import (
@@ -68,8 +73,8 @@ TRAINING_DEFAULTS: Dict[str, Any] = {
     # steadier, more accurate intents for that many times the training and prediction work.
     "ensemble_size": 3,
     # Fit each network's temperature on its held-out split (needs validation_split > 0); the
-    # ranking does not change. Off: an averaged ensemble is underconfident already (README).
-    "calibrate": False,
+    # ranking does not change. Needed with label smoothing, whose confidences are too low (README).
+    "calibrate": True,
     # "balanced": each intent's examples weigh in the loss as if every intent had as many (as in
     # Rasa's LogisticRegressionClassifier): rare intents are learnt better (README); "none": every
     # example weighs one (the default: the demo bots' held-out conversations are tuned to it).
@@ -77,6 +82,9 @@ TRAINING_DEFAULTS: Dict[str, Any] = {
     # Train one more network on the ensemble's averaged probabilities (knowledge distillation) and
     # keep only it: the parse time and archive of one network, for one more network's training.
     "distill": False,
+    # Share of each training label's probability spread evenly over all intents in the loss
+    # (label smoothing, Szegedy et al. 2016; 0: off): more accurate on many intents (README).
+    "label_smoothing": 0.1,
 }
 CLASS_WEIGHTS = ("none", "balanced")
 # The temperature the ensemble's probabilities are softened to for the distilled network.
@@ -245,7 +253,9 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
                 f"{len(self.labels)} intents, {len(self.vocabulary)} tokens, "
                 f"{network.count_params():,} parameters."
             )
-            self.fit_network(network, x, y, seed=seed, stratify=y, class_weight=weights)
+            self.fit_network(
+                network, x, y, seed=seed, stratify=y, class_weight=weights, **self._loss()
+            )
             networks.append(network)
             temperatures.append(self._temperature(network, x, y, seed))
         if self.config["distill"] and not loaded:
@@ -254,6 +264,11 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         self._set_model(average_ensemble(networks, temperatures))
         self.persist()
         return self._resource
+
+    def _loss(self) -> Dict[str, Any]:
+        """`fit`'s loss: Keras's default, or smoothed labels with `label_smoothing` > 0."""
+        smoothing = self.config["label_smoothing"]
+        return {"loss": smoothed_crossentropy(smoothing)} if smoothing > 0 else {}
 
     def _new_network(self, seed: int) -> keras.Model:
         set_seed(seed)  # before building: the initial weights are random too
@@ -308,9 +323,16 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         split = max(self.config["validation_split"], 0.0)
         train_idx, held_out = split_indices(len(y), split, seed, y)
         if not len(held_out) or not len(train_idx):  # split 0, or too few examples an intent
+            smoothed = self.config["label_smoothing"] > 0
             raise_warning(
                 f"{self.__class__.__name__}: calibrate is on, but validation_split {split} holds "
                 f"nothing out, so there is no held-out split to fit temperatures on; temperature 1."
+                + (
+                    " With label_smoothing the confidences then stay below the accuracy: hold out "
+                    "a validation_split, or set label_smoothing: 0 (and calibrate: false)."
+                    if smoothed
+                    else " Set calibrate: false to train without it."
+                )
             )
             return 1.0
         probabilities = network.predict(take(x, held_out), batch_size=PREDICT_BATCH, verbose=0)

@@ -71,3 +71,17 @@ def distillation_loss(temperature: float) -> Callable[[tf.Tensor, tf.Tensor], tf
         )
 
     return loss
+
+
+def smoothed_crossentropy(smoothing: float) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """Keras loss of a model that outputs probabilities, against integer labels whose one-hot
+    targets keep 1 - `smoothing` and share `smoothing` evenly over all labels, per example."""
+
+    def loss(labels: tf.Tensor, probabilities: tf.Tensor) -> tf.Tensor:
+        labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+        targets = tf.one_hot(labels, tf.shape(probabilities)[-1], dtype=probabilities.dtype)
+        return keras.losses.categorical_crossentropy(
+            targets, probabilities, label_smoothing=smoothing
+        )
+
+    return loss

@@ -312,3 +312,28 @@ def test_balanced_class_weight_gives_a_rare_intent_its_share(
 
     assert rare_confidence("none") < 0.25
     assert 0.35 < rare_confidence("balanced") < 0.65
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
+def test_label_smoothing_caps_the_confidence_where_its_loss_is_lowest(
+    cls, tmp_path, resource, execution_context
+):
+    """Smoothed labels put the lowest loss at confidence 1 - s + s / intents for the right intent;
+    plain labels at 1. Trained long on the tiny data, the top confidences come close to them."""
+    smoothing, intents = 0.3, len(TINY_INTENTS)
+
+    def confidences(config: Dict[str, Any]) -> np.ndarray:
+        folder = tmp_path / str(config["label_smoothing"])
+        folder.mkdir()
+        storage = LocalModelStorage.create(folder)
+        component = train(
+            cls, {"epochs": 60, **config}, training_data(), storage, resource, execution_context
+        )
+        texts = [t for examples in TINY_INTENTS.values() for t in examples[:2]]
+        return np.array([r[0]["confidence"] for r in rankings(component, messages(*texts))])
+
+    assert np.median(confidences({"label_smoothing": 0.0})) > 0.97
+    capped = confidences({"label_smoothing": smoothing})
+    lowest_loss = 1 - smoothing + smoothing / intents
+    assert abs(np.median(capped) - lowest_loss) < 0.05
+    assert capped.max() < 0.9  # (dropout, off at prediction, leaves some a little above it)

@@ -4,7 +4,7 @@ import numpy as np
 from tensorflow import keras
 
 from rnn_nlu.models.calibration import scale
-from rnn_nlu.models.ensemble import average_ensemble, distillation_loss
+from rnn_nlu.models.ensemble import average_ensemble, distillation_loss, smoothed_crossentropy
 from rnn_nlu.models.rcnn import build_rcnn
 from rnn_nlu.training import set_seed
 
@@ -51,3 +51,22 @@ def test_distillation_loss_is_lowest_for_the_teachers_own_probabilities():
             assert (loss(target, np.array(other, dtype=np.float32)).numpy() > own + 1e-4).all()
     hard = keras.losses.categorical_crossentropy(teacher, teacher).numpy()
     np.testing.assert_allclose(distillation_loss(1.0)(teacher, teacher).numpy(), hard, rtol=1e-6)
+
+
+def test_smoothed_crossentropy_is_keras_label_smoothing_of_one_hot_labels():
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.05, 0.05, 0.9]], dtype=np.float32)
+    labels = np.array([0, 2])
+    one_hot = np.eye(3, dtype=np.float32)[labels]
+    for smoothing in (0.0, 0.1, 0.3):
+        expected = keras.losses.categorical_crossentropy(
+            one_hot, probabilities, label_smoothing=smoothing
+        ).numpy()
+        got = smoothed_crossentropy(smoothing)(labels[:, None], probabilities).numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+    # lowest where the right label has 1 - s + s / 3
+    loss = smoothed_crossentropy(0.3)
+
+    def at(top: float) -> float:
+        return float(loss(np.array([0]), np.array([[top, (1 - top) / 2, (1 - top) / 2]])).numpy())
+
+    assert at(0.8) < min(at(0.7), at(0.9), at(0.99))
