@@ -173,14 +173,14 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
 
     def _serve(self, networks: List[Weights]) -> None:
         options = {**self.model_options(), **self.rasa_features.model_options()}
-        # all networks in one pass (the ensemble's mean); directions fused, first layer tabulated
+        temperatures = self.temperatures or [1.0] * len(networks)
+        # each network's temperature in its softmax layer; all networks in one pass (the
+        # ensemble's mean); directions fused, first layer tabulated
+        networks = [calibration.folded(n, "intent", t) for n, t in zip(networks, temperatures)]
         stacked = serving_weights(stack_members(networks), options, stacked=True)
 
         def predict(inputs: Any) -> np.ndarray:
-            outputs = self.forward(stacked, options, inputs, stacked=True)
-            temperatures = self.temperatures or [1.0] * len(outputs)
-            scaled = [calibration.scale(p, t) for p, t in zip(outputs, temperatures)]
-            return np.mean(scaled, axis=0)
+            return np.mean(self.forward(stacked, options, inputs, stacked=True), axis=0)
 
         self._predict = predict
 
