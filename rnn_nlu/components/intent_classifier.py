@@ -74,7 +74,7 @@ TRAINING_DEFAULTS: Dict[str, Any] = {
     "ensemble_size": 3,
     # Fit each network's temperature on its held-out split (needs validation_split > 0); the
     # ranking does not change. Needed with label smoothing, whose confidences are too low (README).
-    "calibrate": True,
+    "calibrate": False,
     # "balanced": each intent's examples weigh in the loss as if every intent had as many (as in
     # Rasa's LogisticRegressionClassifier): rare intents are learnt better (README); "none": every
     # example weighs one (the default: the demo bots' held-out conversations are tuned to it).
@@ -83,8 +83,8 @@ TRAINING_DEFAULTS: Dict[str, Any] = {
     # keep only it: the parse time and archive of one network, for one more network's training.
     "distill": False,
     # Share of each training label's probability spread evenly over all intents in the loss
-    # (label smoothing, Szegedy et al. 2016; 0: off): more accurate on many intents (README).
-    "label_smoothing": 0.1,
+    # (label smoothing, Szegedy et al. 2016; 0: off).
+    "label_smoothing": 0.0,
 }
 CLASS_WEIGHTS = ("none", "balanced")
 # The temperature the ensemble's probabilities are softened to for the distilled network.
@@ -99,6 +99,8 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
 
     # Options passed to `build_model`, with their defaults, and the allowed values of some of them.
     MODEL_DEFAULTS: Dict[str, Any] = {}
+    # A subclass's own defaults of TRAINING_DEFAULTS options.
+    TRAINING_OVERRIDES: Dict[str, Any] = {}
     MODEL_CHOICES: Dict[str, Sequence[Any]] = {}
     REQUIRED_METADATA = ("labels", "vocabulary")
     STORED_CONFIG = ("max_sequence_length", "ensemble_size")
@@ -131,7 +133,12 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
     @classmethod
     def get_default_config(cls) -> Dict[str, Any]:
         """The component's default config (see parent class for full docstring)."""
-        return {**TRAINING_DEFAULTS, **cls.MODEL_DEFAULTS, **FEATURE_DEFAULTS}
+        return {
+            **TRAINING_DEFAULTS,
+            **cls.TRAINING_OVERRIDES,
+            **cls.MODEL_DEFAULTS,
+            **FEATURE_DEFAULTS,
+        }
 
     @classmethod
     def validate(cls, config: Dict[str, Any]) -> None:

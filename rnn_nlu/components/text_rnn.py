@@ -37,6 +37,10 @@ class TextRNNClassifier(RecurrentIntentClassifier):
         # to the pooled recurrent states before the softmax.
         "pool_inputs": False,
     }
+    # Label smoothing, with each network's temperature fitted on its held-out split to bring the
+    # confidences back to the accuracy: more accurate on many intents with few examples (README,
+    # "Label smoothing"; RCNN, whose gain was within the noise, trains faster without).
+    TRAINING_OVERRIDES: Dict[str, Any] = {"label_smoothing": 0.1, "calibrate": True}
     MODEL_CHOICES = {"rnn_type": sorted(RNN_TYPES), "pooling": list(POOLINGS)}
     build_model = staticmethod(build_text_rnn)
     forward = staticmethod(text_rnn_forward)
