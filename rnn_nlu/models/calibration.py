@@ -5,9 +5,10 @@ Applied to probabilities as p ** (1 / T), renormalised: the same as dividing the
 """
 
 import math
-from typing import Dict
 
 import numpy as np
+
+from rnn_nlu.models.numpy_layers import Weights
 
 # The temperatures searched; far outside these, a network is not calibrated but broken.
 LOWEST, HIGHEST = 0.05, 20.0
@@ -24,7 +25,7 @@ def scale(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     return (scaled / scaled.sum(axis=-1, keepdims=True)).astype(probabilities.dtype)
 
 
-def folded(weights: Dict[str, np.ndarray], layer: str, temperature: float) -> Dict[str, np.ndarray]:
+def folded(weights: Weights, layer: str, temperature: float) -> Weights:
     """One network's weights (by canonical name) with `temperature` folded into its softmax
     `layer`: softmax(log(softmax(z)) / T) = softmax(z / T), so kernel and bias divided by T give
     the scaled probabilities at no cost per message."""
