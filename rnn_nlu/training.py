@@ -143,6 +143,7 @@ def fit(
     patience_examples: int = 0,
     loss: Any = "sparse_categorical_crossentropy",
     metrics: Sequence[Any] = ("accuracy",),
+    monitor: str = "val_loss",
     stratify: Optional[Sequence[Any]] = None,
     class_weight: Optional[Dict[int, float]] = None,
     silent: bool = False,
@@ -154,7 +155,7 @@ def fit(
     `validation_split` of the examples (stratified by `stratify` when given) is held out to pick the
     best epoch; with 0, or too little data to hold any out, all epochs run on all data; training
     stops after `stopping_patience(patience, patience_examples, training examples)` epochs without
-    a better held-out loss. A
+    a better held-out `monitor` (the loss, or a lower-is-better metric's name with "val_"). A
     `TrimmingModel` is evaluated on the held-out examples in order of length and, given at least
     `MIN_BUCKETED_BATCHES` batches, trains on `LengthBatches`, so that its batches, cut to their
     longest message, hold little padding. With fewer, a classifier's shuffled batches stay uncut:
@@ -184,9 +185,7 @@ def fit(
                     f"epochs instead of {patience} (patience_examples {patience_examples})."
                 )
             callbacks.append(
-                EarlyStoppingRestoreBest(
-                    monitor="val_loss", patience=wait, restore_best_weights=True
-                )
+                EarlyStoppingRestoreBest(monitor=monitor, patience=wait, restore_best_weights=True)
             )
         else:
             logger.info("Too little data to hold out a validation split; training on all of it.")

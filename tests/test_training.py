@@ -118,6 +118,34 @@ def test_fit_stops_after_the_shortened_wait(patience_examples, wait):
     assert len(val_loss) == int(np.argmin(val_loss)) + 1 + wait
 
 
+def test_fit_stops_on_the_monitored_held_out_metric():
+    """`monitor` names what early stopping waits on: here the held-out mean top probability, which
+    only rises as the network learns, so training stops after the first epoch and the wait, where
+    the held-out loss still falls."""
+    rng = np.random.default_rng(4)
+    lengths = rng.integers(1, 20, 600)
+    confidence = tf.keras.metrics.MeanMetricWrapper(
+        lambda labels, probabilities: tf.reduce_max(probabilities, axis=-1), name="confidence"
+    )
+    history = fit(
+        build_text_rnn(40, 5, embedding_dim=16, rnn_units=16),
+        padded_ids(lengths),
+        (lengths % 5).astype(np.int32),
+        epochs=20,
+        batch_size=32,
+        learning_rate=0.01,
+        clipnorm=1.0,
+        validation_split=0.2,
+        patience=3,
+        random_seed=0,
+        metrics=(confidence,),
+        monitor="val_confidence",
+        silent=True,
+    ).history
+    assert len(history["val_loss"]) == 1 + 3
+    assert int(np.argmin(history["val_loss"])) == 3  # the loss alone would have gone on
+
+
 def test_fit_trains_with_lazy_adam():
     """The fit loop's optimizer moves an embedding's rows only in steps whose batch holds their
     word (LazyAdam, tests/models/test_optimizers.py)."""

@@ -337,3 +337,23 @@ def test_label_smoothing_caps_the_confidence_where_its_loss_is_lowest(
     lowest_loss = 1 - smoothing + smoothing / intents
     assert abs(np.median(capped) - lowest_loss) < 0.05
     assert capped.max() < 0.9  # (dropout, off at prediction, leaves some a little above it)
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
+def test_smoothed_training_stops_on_the_held_out_plain_loss(
+    cls, tmp_path, resource, execution_context
+):
+    """With smoothed labels early stopping waits on the held-out plain cross-entropy (the
+    smoothed loss goes on improving for many epochs that gain no accuracy, README)."""
+    storage = LocalModelStorage.create(tmp_path)
+    config = {
+        "label_smoothing": 0.3,
+        "validation_split": 0.3,
+        "patience": 2,
+        "patience_examples": 0,
+        "epochs": 40,
+    }
+    component = train(cls, config, training_data(), storage, resource, execution_context)
+    (history,) = component.histories
+    plain = history["val_plain_loss"]
+    assert len(plain) == min(40, int(np.argmin(plain)) + 1 + 2)
