@@ -54,7 +54,8 @@ TRAINING_DEFAULTS: Dict[str, Any] = {
     "clipnorm": 1.0,
     # Share of each intent's examples held out to choose the best epoch (0: no early stopping).
     "validation_split": 0.1,
-    # Epochs without a better held-out loss before training stops; the best weights are restored.
+    # Epochs without a better held-out loss (plain cross-entropy, also with label smoothing) before
+    # training stops; the best weights are restored.
     "patience": 5,
     # On large data fewer: the epochs that hold this many training examples, at least 2
     # (0: always `patience`).
