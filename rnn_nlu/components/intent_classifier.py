@@ -262,7 +262,7 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
                 f"{network.count_params():,} parameters."
             )
             self.fit_network(
-                network, x, y, seed=seed, stratify=y, class_weight=weights, **self._loss()
+                network, x, y, seed=seed, stratify=y, class_weight=weights, **self._loss_options()
             )
             networks.append(network)
             temperatures.append(self._temperature(network, x, y, seed))
@@ -273,11 +273,11 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         self.persist()
         return self._resource
 
-    def _loss(self) -> Dict[str, Any]:
-        """`fit`'s loss: Keras's default, or smoothed labels with `label_smoothing` > 0. Smoothed,
-        early stopping still watches the held-out plain cross-entropy: the smoothed loss keeps
-        improving for many more epochs (training took 1.5 x as long on CLINC150) for no better
-        accuracy (README, "Label smoothing")."""
+    def _loss_options(self) -> Dict[str, Any]:
+        """`fit`'s loss, metrics and monitor: Keras's defaults, or smoothed labels with
+        `label_smoothing` > 0. Smoothed, early stopping still watches the held-out plain
+        cross-entropy: the smoothed loss keeps improving for many more epochs (training took
+        1.5 x as long on CLINC150) for no better accuracy (README, "Label smoothing")."""
         smoothing = self.config["label_smoothing"]
         if smoothing <= 0:
             return {}
