@@ -173,21 +173,23 @@ def _token_groups(message: np.ndarray, token: np.ndarray) -> np.ndarray:
 def encode_sparse_features(
     matrices: Sequence[Any], length: int, max_active: int
 ) -> Tuple[np.ndarray, np.ndarray]:
-    """(batch, length, max_active) int32 feature ids and float32 values of each token's active
-    (non-zero) sparse features, for a weighted embedding-bag.
+    """(batch, length, K) int32 feature ids and float32 values of each token's active (non-zero)
+    sparse features, for a weighted embedding-bag: K the most any token of the batch has, at most
+    `max_active` (a short message does not carry the padding of the longest training word).
 
     `matrices` holds one (tokens, dim) scipy sparse matrix (or its `sparse_rows`) per message, or
     None (no features: zero rows). Id 0 is padding, a real feature index i has id i + 1, in column
     order. Rows after `length` are cut, as `encode_batch` cuts tokens; a token with more than
     `max_active` active features keeps those of the largest absolute value, largest first.
     """
-    ids = np.zeros((len(matrices), length, max_active), dtype=np.int32)
-    values = np.zeros((len(matrices), length, max_active), dtype=np.float32)
     message, token, column, value = _active_entries(matrices, length)
+    group = _token_groups(message, token) if len(value) else np.zeros(0, np.int64)
+    counts = np.bincount(group, minlength=1)
+    width = max(min(int(counts.max()), max_active), 1)
+    ids = np.zeros((len(matrices), length, width), dtype=np.int32)
+    values = np.zeros((len(matrices), length, width), dtype=np.float32)
     if not len(value):
         return ids, values
-    group = _token_groups(message, token)
-    counts = np.bincount(group)
     if counts.max() > max_active:  # those tokens: largest |value| first (ties: column order)
         over = counts[group] > max_active
         order = np.lexsort((column, np.where(over, -np.abs(value), 0.0), group))

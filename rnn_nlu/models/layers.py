@@ -40,8 +40,18 @@ class TrimmingModel(keras.Model):
         token_ids = inputs["token_ids"] if isinstance(inputs, Mapping) else inputs
         return tf.math.count_nonzero(token_ids, axis=1, dtype=tf.int32)
 
+    @staticmethod
+    def narrowed(feature_ids: tf.Tensor, feature_values: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+        """(batch, time, K) sparse feature ids and values cut to the most active features of one
+        token of the batch (ids are packed first, 0 after: `encode_sparse_features`), at least 1:
+        the data's widest token (a long word's 80 character n-grams) pads every batch to its K."""
+        active = tf.math.count_nonzero(feature_ids, axis=2, dtype=tf.int32)
+        width = tf.maximum(tf.reduce_max(active), 1)
+        return feature_ids[:, :, :width], feature_values[:, :, :width]
+
     def trim(self, data: Any) -> Any:
-        """`data`, (x[, y[, sample_weight]]) of a right-padded batch, cut to its longest message."""
+        """`data`, (x[, y[, sample_weight]]) of a right-padded batch, cut to its longest message
+        (and its sparse features to its tokens' most active ones)."""
         if not self.cut_batches:
             return data
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -52,6 +62,10 @@ class TrimmingModel(keras.Model):
 
         if isinstance(x, Mapping):
             x = {k: v if k in PER_MESSAGE_INPUTS else cut(v) for k, v in x.items()}
+            if "feature_ids" in x:  # and to the most active sparse features of its tokens
+                x["feature_ids"], x["feature_values"] = self.narrowed(
+                    x["feature_ids"], x["feature_values"]
+                )
         else:
             x = tf.nest.map_structure(cut, x)
         if self.per_token_outputs and y is not None:

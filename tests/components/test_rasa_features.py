@@ -171,9 +171,18 @@ def test_sparse_features_sum_duplicate_entries_and_drop_stored_zeros_as_scipy_do
     )
     for given in (matrix, matrix.tocsr(), sparse_rows(matrix)):
         ids, values = encode_sparse_features([given], length=2, max_active=3)
-        np.testing.assert_array_equal(ids[0], [[2, 0, 0], [4, 0, 0]])
-        np.testing.assert_array_equal(values[0], [[3.5, 0, 0], [7.0, 0, 0]])
+        np.testing.assert_array_equal(ids[0], [[2], [4]])  # one active feature a token at most
+        np.testing.assert_array_equal(values[0], [[3.5], [7.0]])
     assert max_active_features([matrix, None]) == 1
+
+
+def test_sparse_features_are_as_wide_as_the_batch_needs():
+    """K is the most active features of a token in the batch (at most max_active, at least 1):
+    a short message's batch does not carry the padding of the training data's widest token."""
+    rows = [scipy.sparse.coo_matrix(np.array([[1.0, 0, 2.0, 0], [0, 0, 0, 5.0]])), None]
+    assert encode_sparse_features(rows, length=2, max_active=3)[0].shape == (2, 2, 2)
+    assert encode_sparse_features(rows, length=2, max_active=1)[0].shape == (2, 2, 1)
+    assert encode_sparse_features([None], length=2, max_active=3)[0].shape == (1, 2, 1)
 
 
 def test_sparse_featurizers_sit_side_by_side_in_the_layouts_order():

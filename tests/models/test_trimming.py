@@ -26,15 +26,19 @@ def token_ids(lengths: List[int], rng: np.random.Generator) -> np.ndarray:
 
 
 def text_rnn_data(rng: np.random.Generator) -> Tuple[Any, np.ndarray]:
-    """Dict inputs with every kind of per-token feature, zero on padding."""
+    """Dict inputs with every kind of per-token feature, zero on padding; each token's 4 sparse
+    features padded to 6, as `encode_sparse_features` pads to the data's widest token."""
     ids = token_ids(LENGTHS, rng)
     real = (ids != 0)[:, :, None]
+    none = np.zeros(ids.shape + (2,))
     x = {
         "token_ids": ids,
-        "feature_ids": (rng.integers(1, 10, ids.shape + (4,)) * real).astype(np.int32),
-        "feature_values": (rng.random(ids.shape + (4,)) * real).astype(np.float32),
+        "feature_ids": np.concatenate([rng.integers(1, 10, ids.shape + (4,)) * real, none], -1),
+        "feature_values": np.concatenate([rng.random(ids.shape + (4,)) * real, none], -1),
         "dense_features": (rng.random(ids.shape + (3,)) * real).astype(np.float32),
     }
+    x["feature_ids"] = x["feature_ids"].astype(np.int32)
+    x["feature_values"] = x["feature_values"].astype(np.float32)
     return x, (ids[:, 0] % 3).astype(np.int32)
 
 
@@ -124,3 +128,19 @@ def test_fit_evaluate_and_predict_steps_see_only_the_batchs_longest_message(name
     assert widths[4:] == ([WIDTH, WIDTH] if model.per_token_outputs else [3, 5])
     model(x, training=False)  # calling the model cuts nothing
     assert widths[-1] == WIDTH
+
+
+def test_sparse_features_are_cut_to_the_most_active_token_of_the_batch():
+    x, y = text_rnn_data(np.random.default_rng(0))
+    x["feature_ids"][:4, :, 2:] = 0  # the first batch's tokens: 2 active features each
+    x["feature_values"][:4, :, 2:] = 0
+    model = small_text_rnn()
+    for rows, width in ((slice(0, 4), 2), (slice(4, 8), 4), (slice(0, 8), 4)):
+        batch = {k: v[rows] for k, v in x.items()}
+        cut, _, _ = keras.utils.unpack_x_y_sample_weight(model.trim((batch, y[rows])))
+        assert cut["feature_ids"].shape[-1] == cut["feature_values"].shape[-1] == width
+        steps = max(LENGTHS[rows])
+        np.testing.assert_array_equal(cut["feature_ids"], batch["feature_ids"][:, :steps, :width])
+    none = {**x, "feature_ids": np.zeros_like(x["feature_ids"])}
+    cut, _, _ = keras.utils.unpack_x_y_sample_weight(model.trim((none, y)))
+    assert cut["feature_ids"].shape[-1] == 1  # no features at all: one column of padding
