@@ -25,6 +25,7 @@ BOUNDS: Dict[str, Tuple[Optional[float], Optional[float]]] = {
     "max_sequence_length": (1, None),
     "max_word_length": (1, None),
     "min_token_frequency": (1, None),
+    "char_ngrams": (0, 9),
     "vocab_size": (1, None),
     "patience": (0, None),
     "patience_examples": (0, None),

@@ -2,6 +2,7 @@
 arrays, and labels into ids. No Rasa imports here."""
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -122,12 +123,26 @@ def encode_chars(
 SparseRows = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
+@dataclass(frozen=True)
+class TokenFeatures:
+    """A (tokens, width) sparse matrix as its (token, column, value) entries, without scipy: the
+    per-token features a component computes itself (`rnn_nlu.char_ngrams`), read as a
+    featurizer's matrix is (`shape`, `sparse_rows`)."""
+
+    token: np.ndarray
+    column: np.ndarray
+    value: np.ndarray
+    shape: Tuple[int, int]
+
+
 def sparse_rows(matrix: Any) -> Optional[SparseRows]:
     """A (tokens, dim) scipy sparse matrix's stored entries as (token, column, value) arrays,
     without building another scipy matrix (a parse reads a few dozen entries, and each scipy
     construction costs tens of microseconds); None and triplets are returned as they are."""
     if matrix is None or isinstance(matrix, tuple):
         return matrix
+    if isinstance(matrix, TokenFeatures):
+        return matrix.token, matrix.column, matrix.value
     coo = matrix if matrix.format == "coo" else matrix.tocoo()
     return coo.row, coo.col, coo.data
 

@@ -1,7 +1,7 @@
 """Rasa glue shared by our intent classifiers; a subclass only names its Keras model and options."""
 
 import logging
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 import tensorflow as tf
@@ -18,10 +18,11 @@ from rasa.shared.utils.io import raise_warning
 from tensorflow import keras
 
 from rnn_nlu import persistence
+from rnn_nlu.char_ngrams import CharNgrams
 from rnn_nlu.components import rasa_features
 from rnn_nlu.components.rasa_features import FEATURE_DEFAULTS, FeatureLayout
 from rnn_nlu.config import validate_config
-from rnn_nlu.features import LabelEncoder, Vocabulary, encode_batch
+from rnn_nlu.features import LabelEncoder, TokenFeatures, Vocabulary, encode_batch
 from rnn_nlu.lifecycle import KerasComponent, in_batches
 from rnn_nlu.models import calibration
 from rnn_nlu.models.ensemble import (
@@ -68,6 +69,10 @@ TRAINING_DEFAULTS: Dict[str, Any] = {
     "lowercase": True,
     # Tokens seen fewer times in training map to the unknown-word id.
     "min_token_frequency": 1,
+    # Learn each token's character n-grams, 1 to this many characters (as CountVectorsFeaturizer
+    # with analyzer char_wb counts them), as its sparse features: a misspelt or unseen word still
+    # looks like words the classifier knows (0: off).
+    "char_ngrams": 0,
     # Number of intents in `intent_ranking` (0: all).
     "ranking_length": 10,
     # Networks trained from different seeds (and held-out splits) whose probabilities are averaged;
@@ -158,6 +163,7 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         vocabulary: Optional[Vocabulary] = None,
         rasa_features: Optional[FeatureLayout] = None,
         temperatures: Optional[List[float]] = None,
+        char_ngrams: Optional[CharNgrams] = None,
     ) -> None:
         self.config = {**self.get_default_config(), **config}
         self.validate(self.config)
@@ -167,6 +173,7 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         self.vocabulary = vocabulary
         self.rasa_features = rasa_features or FeatureLayout()
         self.temperatures = temperatures  # one per network; None: all 1
+        self.char_ngrams = char_ngrams  # the n-grams learnt in training; None: none
         self._set_model(model)
 
     def _set_model(self, model: Optional[keras.Model]) -> None:
@@ -206,9 +213,18 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
             [self._tokens(m) for m in messages], self.vocabulary, self.config["max_sequence_length"]
         )
         features = rasa_features.encode(
-            messages, self.rasa_features, ids.shape[1], self.__class__.__name__
+            messages,
+            self.rasa_features,
+            ids.shape[1],
+            self.__class__.__name__,
+            self._own_features(),
+            self.config["use_rasa_features"],
         )
         return {"token_ids": ids, **features} if features else ids
+
+    def _own_features(self) -> Optional["OwnCharNgrams"]:
+        """The character n-grams of a message's tokens, as one more featurizer's (None: off)."""
+        return OwnCharNgrams(self.char_ngrams, self._tokens) if self.char_ngrams else None
 
     def train(self, training_data: TrainingData) -> Resource:
         """Trains on the intent examples (finetuning: continues the loaded model); persists it."""
@@ -233,19 +249,18 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
             return self._resource
 
         name = self.__class__.__name__
-        found = (
-            rasa_features.layout_of(examples, name)
-            if self.config["use_rasa_features"]
-            else FeatureLayout()
-        )
-        if self.continues():  # finetuning keeps the vocabulary (new words are unknown words)
-            rasa_features.check_finetuning(self.rasa_features, found, name)  # and the features
-        else:
+        if not self.continues():  # finetuning keeps the vocabulary (new words are unknown words)
+            tokens = [self._tokens(e) for e in examples]  # and the character n-grams
             self.vocabulary = Vocabulary.build(
-                [self._tokens(e) for e in examples],
-                self.config["min_token_frequency"],
-                self.config["lowercase"],
+                tokens, self.config["min_token_frequency"], self.config["lowercase"]
             )
+            self.char_ngrams = self._built_char_ngrams(tokens)
+        found = rasa_features.layout_of(
+            examples, name, self._own_features(), self.config["use_rasa_features"]
+        )
+        if self.continues():  # and the features
+            rasa_features.check_finetuning(self.rasa_features, found, name)
+        else:
             self.rasa_features = found
         x = self._inputs(examples)
         y = self.labels.encode([e.get(INTENT) for e in examples])
@@ -272,6 +287,13 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         self._set_model(average_ensemble(networks, temperatures))
         self.persist()
         return self._resource
+
+    def _built_char_ngrams(self, tokens: List[List[str]]) -> Optional[CharNgrams]:
+        """The training tokens' character n-grams with `char_ngrams` > 0 (None: off, or none)."""
+        if not self.config["char_ngrams"]:
+            return None
+        ngrams = CharNgrams.build(tokens, self.config["char_ngrams"], self.config["lowercase"])
+        return ngrams if ngrams.width else None
 
     def _loss_options(self) -> Dict[str, Any]:
         """`fit`'s loss, metrics and monitor: Keras's defaults, or smoothed labels with
@@ -389,15 +411,26 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
             "vocabulary": self.vocabulary.to_json() if self.vocabulary else None,
             "rasa_features": self.rasa_features.to_json(),
             "temperatures": self.temperatures,
+            "char_ngrams": self.char_ngrams.to_json() if self.char_ngrams else None,
         }
 
     @classmethod
     def _restore(cls, metadata: Dict[str, Any], config: Dict[str, Any]) -> Dict[str, Any]:
-        vocabulary = metadata["vocabulary"]
+        vocabulary, ngrams = metadata["vocabulary"], metadata.get("char_ngrams")
+        layout = FeatureLayout.from_json(metadata.get("rasa_features"))
+        # archives written before char_ngrams have none
+        char_ngrams = CharNgrams.from_json(ngrams) if ngrams else None
+        width = dict(layout.sparse).get(CharNgrams.ORIGIN)
+        if width != (char_ngrams.width if char_ngrams else None):
+            raise ValueError(
+                f"char_ngrams: {char_ngrams.width if char_ngrams else 'no'} n-grams stored, but "
+                f"the features read {width or 'none'}"
+            )
         return {
             "labels": LabelEncoder(metadata["labels"]),
             "vocabulary": Vocabulary.from_json(vocabulary) if vocabulary else None,
-            "rasa_features": FeatureLayout.from_json(metadata.get("rasa_features")),
+            "rasa_features": layout,
+            "char_ngrams": char_ngrams,
             # Archives written before calibration have none: their networks as they are.
             "temperatures": (
                 calibration.check_temperatures(metadata["temperatures"], config["ensemble_size"])
@@ -430,3 +463,18 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
             )
         networks = [first] + [build() for _ in range(size - 1)]
         return average_ensemble(networks, parts["temperatures"])
+
+
+class OwnCharNgrams:
+    """A classifier's `CharNgrams` of the messages' tokens, as `rasa_features.OwnFeatures`."""
+
+    def __init__(self, ngrams: CharNgrams, tokens: Callable[[Message], List[str]]) -> None:
+        self.ngrams, self.tokens, self.origin = ngrams, tokens, ngrams.ORIGIN
+
+    def features(self, message: Message) -> TokenFeatures:
+        return self.ngrams.features(self.tokens(message))
+
+    def packed(
+        self, messages: Sequence[Message], length: int, max_active: int
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        return self.ngrams.packed([self.tokens(m) for m in messages], length, max_active)

@@ -2,8 +2,9 @@
 
 Shared by the intent classifiers and the slot filler: which featurizers' sequence features a model
 was trained on (`FeatureLayout`, stored in metadata.json), and those of a batch of messages as the
-model's extra inputs (`encode`). Sentence features are not used. The numpy packing is in
-`rnn_nlu.features`, the Keras inputs in `rnn_nlu.models.layers.add_rasa_features`.
+model's extra inputs (`encode`); a component's own sparse features (`OwnFeatures`: the classifiers'
+character n-grams) are read as one more featurizer's. Sentence features are not used. The numpy
+packing is in `rnn_nlu.features`, the Keras inputs in `rnn_nlu.models.layers.add_rasa_features`.
 
 A message must carry the features of the featurizers the model was trained with, each as wide as
 in training, one row per token; otherwise `FeatureMismatchError` names the featurizer. The one
@@ -14,7 +15,7 @@ features, gets zeros for those it lacks.
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 import scipy.sparse
@@ -52,6 +53,21 @@ SPARSE, DENSE = "sparse", "dense"
 
 # (origin, width) of each featurizer's sequence features, in the order they are concatenated.
 Widths = List[Tuple[str, int]]
+
+
+class OwnFeatures(Protocol):
+    """Sparse per-token features a component computes itself (its character n-grams), read as
+    one more featurizer's, named `origin`."""
+
+    origin: str
+
+    def features(self, message: Message) -> Any:
+        """The message's (tokens, width) features (`rnn_nlu.features.TokenFeatures`)."""
+
+    def packed(
+        self, messages: Sequence[Message], length: int, max_active: int
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """What `encode_sparse_features` makes of the messages' `features`, faster."""
 
 
 class FeatureMismatchError(RasaException):
@@ -143,9 +159,18 @@ class FeatureLayout:
         )
 
 
-def layout_of(messages: Sequence[Message], component: str) -> FeatureLayout:
-    """The layout of the training `messages`' sequence features (empty when they have none)."""
-    found = [_sequence_features(m, component) for m in messages]
+def layout_of(
+    messages: Sequence[Message],
+    component: str,
+    own: Optional[OwnFeatures] = None,
+    read_rasa: bool = True,
+) -> FeatureLayout:
+    """The layout of the training `messages`' sequence features (empty when they have none):
+    Rasa's featurizers' (unless not `read_rasa`), then the component's `own`."""
+    found = [_sequence_features(m, component, read_rasa) for m in messages]
+    if own is not None:
+        for features, message in zip(found, messages):
+            features[SPARSE][own.origin] = own.features(message)
     widths = {SPARSE: {}, DENSE: {}}
     for features in found:
         for kind, by_origin in features.items():
@@ -171,17 +196,31 @@ def layout_of(messages: Sequence[Message], component: str) -> FeatureLayout:
 
 
 def encode(
-    messages: Sequence[Message], layout: FeatureLayout, length: int, component: str
+    messages: Sequence[Message],
+    layout: FeatureLayout,
+    length: int,
+    component: str,
+    own: Optional[OwnFeatures] = None,
+    read_rasa: bool = True,
 ) -> Dict[str, np.ndarray]:
     """The feature inputs of `messages` for a model of `layout`, `length` steps each, the length
-    of their token-id array ({} when the layout is empty)."""
+    of their token-id array ({} when the layout is empty); `own` and `read_rasa` as the model
+    was trained with (`layout_of`)."""
     if not layout.present:
         return {}
-    found = [_sequence_features(m, component) for m in messages]
+    found = [_sequence_features(m, component, read_rasa) for m in messages]
+    ours = own.origin if own is not None else None
+    featurizers = FeatureLayout([w for w in layout.sparse if w[0] != ours], layout.dense)
     for features, message in zip(found, messages):
-        _check(features, layout, message, component)
+        _check(features, featurizers, message, component)
     inputs = {}
-    if layout.sparse:
+    if layout.sparse and not featurizers.sparse:  # the component's own alone: packed directly
+        ids, values = own.packed(messages, length, layout.max_active)
+        inputs.update(feature_ids=ids, feature_values=values)
+    elif layout.sparse:
+        if own is not None:
+            for features, message in zip(found, messages):
+                features[SPARSE][ours] = own.features(message)
         rows = [_sparse_rows(f, layout) for f in found]
         ids, values = encode_sparse_features(rows, length, layout.max_active)
         inputs.update(feature_ids=ids, feature_values=values)
@@ -237,12 +276,14 @@ def _text(message: Message) -> str:
     return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
-def _sequence_features(message: Message, component: str) -> Dict[str, Dict[str, Any]]:
+def _sequence_features(
+    message: Message, component: str, read_rasa: bool = True
+) -> Dict[str, Dict[str, Any]]:
     """{"sparse": {origin: matrix}, "dense": {origin: array}} of the message's TEXT sequence
-    features, each checked to have one row per token."""
+    features (none unless `read_rasa`), each checked to have one row per token."""
     found: Dict[str, Dict[str, Any]] = {SPARSE: {}, DENSE: {}}
     names: Dict[str, str] = {}  # origin -> key; a second featurizer of one kind gets "#2"
-    for features in message.features:
+    for features in message.features if read_rasa else ():
         if features.attribute != TEXT or features.type != FEATURE_TYPE_SEQUENCE:
             continue
         raw = _origin(features.origin)

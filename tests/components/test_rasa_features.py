@@ -46,7 +46,9 @@ from tests.components.test_slot_filler import FAST as SLOT_FAST
 from tests.helpers import messages, tampered_copy, tokenize, training_data
 
 CLASSIFIERS = [TextRNNClassifier, RCNNClassifier]
-FAST = {**CLASSIFIER_FAST, "ensemble_size": 1, "feature_units": 16}
+# The classifiers' own character n-grams off: these tests isolate what Rasa's featurizers add
+# (tests/components/test_char_ngrams.py tests the n-grams).
+FAST = {**CLASSIFIER_FAST, "ensemble_size": 1, "feature_units": 16, "char_ngrams": 0}
 FINETUNING = ExecutionContext(GraphSchema({}), "finetuned", is_finetuning=True)
 
 TRAIN_CITIES = ["boston", "denver", "paris", "rome", "berlin", "madrid", "oslo", "vienna"]
