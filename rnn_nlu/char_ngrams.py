@@ -2,7 +2,7 @@
 with `analyzer: char_wb` gives, without it in the pipeline. No Rasa imports here."""
 
 from collections import Counter
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Collection, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -10,6 +10,7 @@ from rnn_nlu.features import TokenFeatures
 
 # Words whose n-gram columns are remembered between messages; the cache is emptied when full.
 CACHE_WORDS = 100_000
+NONE = (np.zeros(0, np.int64), np.zeros(0, np.float32))  # a token's (columns, counts): none
 
 
 def char_wb_ngrams(token: str, longest: int) -> List[str]:
@@ -58,11 +59,14 @@ class CharNgrams:
     def width(self) -> int:
         return len(self.ngrams)
 
+    def _norm(self, token: str) -> str:
+        return token.lower() if self.lowercase else token
+
     def _token(self, token: str) -> Tuple[np.ndarray, np.ndarray]:
         """A token's (columns, counts) of its known n-grams, by column."""
         found = self._cache.get(token)
         if found is None:
-            text = token.lower() if self.lowercase else token
+            text = self._norm(token)
             grams = Counter(self._columns.get(g, -1) for g in char_wb_ngrams(text, self.longest))
             grams.pop(-1, None)
             columns = sorted(grams)
@@ -88,13 +92,21 @@ class CharNgrams:
         )
 
     def packed(
-        self, token_lists: Sequence[Sequence[str]], length: int, max_active: int
+        self,
+        token_lists: Sequence[Sequence[str]],
+        length: int,
+        max_active: int,
+        skip: Collection[str] = (),
     ) -> Tuple[np.ndarray, np.ndarray]:
         """`rnn_nlu.features.encode_sparse_features` of each message's `features`, without its
         sorting and summing (a parse's tokens are read from the cache): (batch, length, K) ids
         (column + 1, 0: padding) and counts, K the most n-grams of a token, at most `max_active`
-        (a token with more keeps the most frequent, then the first columns)."""
-        tokens = [[self._token(t) for t in message[:length]] for message in token_lists]
+        (a token with more keeps the most frequent, then the first columns). Tokens in `skip`
+        (as lower-cased with `lowercase`) get none."""
+        tokens = [
+            [self._token(t) if self._norm(t) not in skip else NONE for t in message[:length]]
+            for message in token_lists
+        ]
         most = max((len(columns) for message in tokens for columns, _ in message), default=0)
         width = max(min(most, max_active), 1)
         ids = np.zeros((len(tokens), length, width), np.int32)

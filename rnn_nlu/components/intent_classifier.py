@@ -1,7 +1,7 @@
 """Rasa glue shared by our intent classifiers; a subclass only names its Keras model and options."""
 
 import logging
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 import tensorflow as tf
@@ -31,8 +31,8 @@ from rnn_nlu.models.ensemble import (
     members,
     smoothed_crossentropy,
 )
-from rnn_nlu.models.numpy_layers import Weights, stack_members
-from rnn_nlu.models.numpy_models import serving_weights
+from rnn_nlu.models.numpy_layers import FUSED, TOKEN_TABLE, Weights, stack_members
+from rnn_nlu.models.numpy_models import TOKEN_TABLE_ROWS, serving_weights
 from rnn_nlu.training import (
     PATIENCE_EXAMPLES,
     balanced_class_weights,
@@ -179,6 +179,7 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
     def _set_model(self, model: Optional[keras.Model]) -> None:
         self.model = model
         self._predict = self._keras_predict(model) if model else None
+        self._tabulated: FrozenSet[str] = frozenset()  # words whose n-grams the table holds
 
     def _signature(self) -> Any:
         signature = tf.TensorSpec([None, None], tf.int32)
@@ -192,12 +193,33 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         # each network's temperature in its softmax layer; all networks in one pass (the
         # ensemble's mean); directions fused, first layer tabulated
         networks = [calibration.folded(n, "intent", t) for n, t in zip(networks, temperatures)]
-        stacked = serving_weights(stack_members(networks), options, stacked=True)
+        word_features = self._word_features(options)
+        stacked = serving_weights(
+            stack_members(networks), options, stacked=True, word_features=word_features
+        )
+        table = stacked.get(f"bi_{options.get('rnn_type', 'lstm')}_0/{FUSED}/{TOKEN_TABLE}")
+        if word_features is not None and table is not None:  # their n-grams are in the table
+            self._tabulated = frozenset(self.vocabulary.tokens[2 : table.shape[-2]])
 
         def predict(inputs: Any) -> np.ndarray:
             return np.mean(self.forward(stacked, options, inputs, stacked=True), axis=0)
 
         self._predict = predict
+
+    def _word_features(self, options: Dict[str, Any]) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+        """The character n-grams of the vocabulary's first TOKEN_TABLE_ROWS words, (ids, values)
+        by token id (none for padding and the unknown word), when they are the network's only
+        per-token features and nothing reads the inputs but the first layer: serving then looks
+        those words' n-grams up in its token table (`tabulate_tokens`). None otherwise."""
+        layout = self.rasa_features
+        if not self.char_ngrams or len(layout.sparse) != 1 or layout.dense:
+            return None
+        if options.get("pool_inputs"):  # pools the inputs themselves
+            return None
+        words = [[word] for word in self.vocabulary.tokens[:TOKEN_TABLE_ROWS]]
+        ids, values = self.char_ngrams.packed(words, 1, layout.max_active)
+        ids[:2], values[:2] = 0, 0.0  # padding, and the unknown word: its n-grams are the word's
+        return ids[:, 0], values[:, 0]
 
     @classmethod
     def _network_count(cls, config: Dict[str, Any]) -> int:
@@ -223,8 +245,11 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         return {"token_ids": ids, **features} if features else ids
 
     def _own_features(self) -> Optional["OwnCharNgrams"]:
-        """The character n-grams of a message's tokens, as one more featurizer's (None: off)."""
-        return OwnCharNgrams(self.char_ngrams, self._tokens) if self.char_ngrams else None
+        """The character n-grams of a message's tokens, as one more featurizer's (None: off);
+        none for the words whose n-grams the served token table holds."""
+        if not self.char_ngrams:
+            return None
+        return OwnCharNgrams(self.char_ngrams, self._tokens, self._tabulated)
 
     def train(self, training_data: TrainingData) -> Resource:
         """Trains on the intent examples (finetuning: continues the loaded model); persists it."""
@@ -468,8 +493,14 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
 class OwnCharNgrams:
     """A classifier's `CharNgrams` of the messages' tokens, as `rasa_features.OwnFeatures`."""
 
-    def __init__(self, ngrams: CharNgrams, tokens: Callable[[Message], List[str]]) -> None:
+    def __init__(
+        self,
+        ngrams: CharNgrams,
+        tokens: Callable[[Message], List[str]],
+        tabulated: FrozenSet[str] = frozenset(),
+    ) -> None:
         self.ngrams, self.tokens, self.origin = ngrams, tokens, ngrams.ORIGIN
+        self.tabulated = tabulated  # (normalised) words left without n-grams by `packed`
 
     def features(self, message: Message) -> TokenFeatures:
         return self.ngrams.features(self.tokens(message))
@@ -477,4 +508,5 @@ class OwnCharNgrams:
     def packed(
         self, messages: Sequence[Message], length: int, max_active: int
     ) -> Tuple[np.ndarray, np.ndarray]:
-        return self.ngrams.packed([self.tokens(m) for m in messages], length, max_active)
+        tokens = [self.tokens(m) for m in messages]
+        return self.ngrams.packed(tokens, length, max_active, self.tabulated)

@@ -452,11 +452,15 @@ def _looked_up(
         for b, t in zip(*rare):
             row = x[:, b, t, None, :embedding_dim] @ words  # (2, M, 1, gates)
             projected[:, :, b, t] = row[:, :, 0] + bias
-    if x.shape[-1] > embedding_dim:  # the features after the word embedding
-        rest = x[..., embedding_dim:]
+    rest = x[..., embedding_dim:]  # the features after the word embedding, if any; only some
+    present = rest.any(axis=-1).any(axis=0)  # tokens have them where the table holds the others'
+    if present.all():  # (`tabulate_tokens`' word_features): (batch, time)
         rest = rest.reshape(rest.shape[0], -1, rest.shape[-1])
         flat = rows_times(rest, kernel[..., embedding_dim:, :], rest_t)
         projected += flat.reshape(projected.shape)
+    elif present.any():
+        b, t = np.nonzero(present)
+        projected[:, :, b, t] += rows_times(rest[:, b, t], kernel[..., embedding_dim:, :], rest_t)
     return projected
 
 
@@ -470,13 +474,23 @@ EMBEDDING = "embedding"  # the word embedding's layer, in every model
 
 
 def tabulate_tokens(
-    weights: Weights, name: str, rnn_type: str, rows: int, stacked: bool = False
+    weights: Weights,
+    name: str,
+    rnn_type: str,
+    rows: int,
+    stacked: bool = False,
+    word_features: Optional[Tuple[np.ndarray, np.ndarray]] = None,
 ) -> Dict[str, np.ndarray]:
     """`weights` with the fused (`fuse_directions`) bidirectional layer `name`'s input projection
     of the word embedding's first `rows` ids (plus the input bias) stored as `name/fused_directions/
     token_table`, laid out like the layer's other fused weights: `bidirectional`, given the token
     ids, then looks those rows up instead of multiplying. `Vocabulary` puts the most frequent
-    words first. For serving, at load: rows x 2 directions x (gates x units) floats a member."""
+    words first. For serving, at load: rows x 2 directions x (gates x units) floats a member.
+
+    `word_features`, the (ids, values) of sparse features that are a function of the word (the
+    classifiers' character n-grams), (>= rows, K) by token id, adds their embedding-bag's
+    projection (the inputs right after the word embedding) to each row: given those ids without
+    their features, the layer then reads them from the table."""
     kernel, _, bias, _ = _rnn_weights(weights, f"{name}/{FUSED}", rnn_type)
     embeddings = weight(weights, f"{EMBEDDING}/embeddings")
     if not stacked:
@@ -484,6 +498,12 @@ def tabulate_tokens(
     dim = embeddings.shape[-1]
     words = embeddings[:, None, :rows]  # (M, 1, rows, dim)
     table = words @ kernel[..., :dim, :] + bias[:, :, None]  # (M, 2, rows, gates)
+    if word_features is not None:
+        members = weights if stacked else as_members(weights, False)
+        ids, values = (np.asarray(a)[:rows] for a in word_features)
+        bag = weighted_embedding_bag(members, "sparse_features", ids, values)  # (M, rows, units)
+        units = bag.shape[-1]
+        table += bag[:, None] @ kernel[..., dim : dim + units, :]
     return {**weights, f"{name}/{FUSED}/{TOKEN_TABLE}": table if stacked else table[0]}
 
 

@@ -15,7 +15,7 @@ arrays together outgrow the CPU caches.
 """
 
 import functools
-from typing import Any, Callable, Dict, Mapping, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -193,13 +193,16 @@ def serving_weights(
     options: Mapping[str, Any],
     stacked: bool = False,
     rows: int = TOKEN_TABLE_ROWS,
+    word_features: Optional[Tuple[np.ndarray, np.ndarray]] = None,
 ) -> Dict[str, np.ndarray]:
     """`weights` (`stacked` as `stack_members` makes them) as served, computed once at load: each
     bidirectional layer's directions fused (`fuse_directions`), every kernel also stored
     transposed (`with_transposed`), the character CNN's convolution tabulated (`char_table`), and
     where the first layer is bidirectional (the TextRNN's and the tagger's defaults), its
     projection of the `rows` most frequent words tabulated (`tabulate_tokens`; fewer if a word's
-    row of every network and direction times `rows` would exceed TOKEN_TABLE_BYTES)."""
+    row of every network and direction times `rows` would exceed TOKEN_TABLE_BYTES), with the
+    embedding-bag of `word_features` (sparse features that are a function of the word, by token id)
+    added to each tabulated word's row (`tabulate_tokens`)."""
     fused = with_transposed(fuse_directions(weights, stacked))
     if f"{CHAR_CNN}/char_conv/kernel" in fused:  # the tagger's characters
         table = char_table(as_members(fused, stacked), CHAR_CNN)
@@ -211,7 +214,9 @@ def serving_weights(
     kernel = fused[f"{first}/{FUSED}/kernel"]  # ([M,] 2, features, gates)
     row_bytes = kernel.size // kernel.shape[-2] * 4  # float32, every member and direction
     rows = min(rows, TOKEN_TABLE_BYTES // row_bytes)
-    return tabulate_tokens(fused, first, rnn_type, rows, stacked) if rows > 0 else fused
+    if rows <= 0:
+        return fused
+    return tabulate_tokens(fused, first, rnn_type, rows, stacked, word_features)
 
 
 def _member_by_member(

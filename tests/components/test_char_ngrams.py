@@ -91,6 +91,23 @@ def test_a_classifier_with_char_ngrams_reads_unseen_words_by_their_characters(
         assert accuracy(words, [], held_out) == 0.5, cls.__name__
 
 
+def test_served_the_token_table_holds_the_ngrams_of_its_words(tmp_path, execution_context):
+    """Loaded, TextRNN's table of its words' first-layer inputs holds their n-grams too: only the
+    other words' n-grams are packed, and the probabilities are the trained Keras model's."""
+    storage = LocalModelStorage.create(tmp_path)
+    data, _ = featurized_data(about(VILLE_CITIES, TRAIN_THINGS[:6]), [], storage)
+    config = {"char_ngrams": 4, "epochs": 3, "ensemble_size": 2}
+    trained = train(TextRNNClassifier, config, data, storage, execution_context)
+    texts = ["tell me about nashville", "tell me about zooville", "i like yoga", "", "x" * 90]
+    before = probabilities(trained, parse([], *texts))
+    loaded = TextRNNClassifier.load(trained.config, storage, Resource("c"), execution_context)
+    assert "nashville" in loaded._tabulated and "zooville" not in loaded._tabulated
+    own = loaded._own_features()
+    ids, _ = own.packed(parse([], "tell me about zooville"), 4, loaded.rasa_features.max_active)
+    assert not ids[0, :3].any() and ids[0, 3].any()  # "zooville" only
+    np.testing.assert_allclose(probabilities(loaded, parse([], *texts)), before, atol=1e-5)
+
+
 def test_text_rnn_learns_char_ngrams_by_default():
     assert TextRNNClassifier.get_default_config()["char_ngrams"] == 4
     assert RCNNClassifier.get_default_config()["char_ngrams"] == 0
