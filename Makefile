@@ -16,7 +16,7 @@ BENCH_CONFIGS ?= diet_e20 logreg textrnn_slots textrnn_chars_slots rcnn_slots te
 BENCH_REPEAT ?= 1
 CLINC ?= ../shared/datasets/clinc150
 CLINC_SET ?= data_small
-CLINC_CONFIGS ?= textrnn_chars_slots diet_e20
+CLINC_CONFIGS ?= textrnn_slots diet_e20
 CLINC_REPEAT ?= 3
 
 .PHONY: install shell train test test-fast serve bench bench-clinc redis lint format clean
