@@ -31,8 +31,8 @@ from rnn_nlu.models.ensemble import (
     members,
     smoothed_crossentropy,
 )
-from rnn_nlu.models.numpy_layers import FUSED, TOKEN_TABLE, Weights, stack_members
-from rnn_nlu.models.numpy_models import TOKEN_TABLE_ROWS, serving_weights
+from rnn_nlu.models.numpy_layers import Weights, stack_members
+from rnn_nlu.models.numpy_models import TOKEN_TABLE_ROWS, serving_weights, tabulated_rows
 from rnn_nlu.training import (
     PATIENCE_EXAMPLES,
     balanced_class_weights,
@@ -197,9 +197,9 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
         stacked = serving_weights(
             stack_members(networks), options, stacked=True, word_features=word_features
         )
-        table = stacked.get(f"bi_{options.get('rnn_type', 'lstm')}_0/{FUSED}/{TOKEN_TABLE}")
-        if word_features is not None and table is not None:  # their n-grams are in the table
-            self._tabulated = frozenset(self.vocabulary.tokens[2 : table.shape[-2]])
+        if word_features is not None:  # the n-grams of the tabulated words are in the table
+            rows = tabulated_rows(stacked, options)
+            self._tabulated = frozenset(self.vocabulary.tokens[2:rows])
 
         def predict(inputs: Any) -> np.ndarray:
             return np.mean(self.forward(stacked, options, inputs, stacked=True), axis=0)

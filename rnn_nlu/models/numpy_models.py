@@ -23,6 +23,7 @@ from rnn_nlu.models.numpy_layers import (
     CHAR_TABLE,
     EMBEDDING,
     FUSED,
+    TOKEN_TABLE,
     Weights,
     add_rasa_features,
     as_members,
@@ -208,7 +209,7 @@ def serving_weights(
         table = char_table(as_members(fused, stacked), CHAR_CNN)
         fused[f"{CHAR_CNN}/{CHAR_TABLE}"] = table if stacked else table[0]
     rnn_type = options.get("rnn_type", "lstm")  # the default of both models with such a layer
-    first = f"bi_{rnn_type}_0"
+    first = _first_layer(options)
     if f"{first}/{FUSED}/kernel" not in fused:
         return fused
     kernel = fused[f"{first}/{FUSED}/kernel"]  # ([M,] 2, features, gates)
@@ -217,6 +218,17 @@ def serving_weights(
     if rows <= 0:
         return fused
     return tabulate_tokens(fused, first, rnn_type, rows, stacked, word_features)
+
+
+def _first_layer(options: Mapping[str, Any]) -> str:
+    """The name of a model's first (bidirectional) recurrent layer, whose inputs are tabulated."""
+    return f"bi_{options.get('rnn_type', 'lstm')}_0"
+
+
+def tabulated_rows(served: Weights, options: Mapping[str, Any]) -> int:
+    """How many token ids (the first) `serving_weights` tabulated in `served` (0: none)."""
+    table = served.get(f"{_first_layer(options)}/{FUSED}/{TOKEN_TABLE}")
+    return 0 if table is None else table.shape[-2]
 
 
 def _member_by_member(
