@@ -216,6 +216,51 @@ def encode_sparse_features(
     return ids, values
 
 
+class RaggedRows:
+    """Per-example (tokens, K) arrays of one dtype, unpadded: a data set's per-token sparse features
+    padded to its longest message and its widest token (a long word's 80 character n-grams) are
+    mostly zeros (on SNIPS 290 of 310 MB). `take` selects examples, `padded` makes a batch's array.
+    """
+
+    def __init__(self, rows: Sequence[np.ndarray], dtype: Any) -> None:
+        self.rows = np.empty(len(rows), dtype=object)
+        self.rows[:] = [np.asarray(r, dtype=dtype) for r in rows]
+        self.dtype = np.dtype(dtype)
+
+    @classmethod
+    def of(
+        cls, ids: np.ndarray, values: np.ndarray, tokens: np.ndarray
+    ) -> Tuple["RaggedRows", "RaggedRows"]:
+        """(batch, time, K) sparse feature `ids` and `values` (`encode_sparse_features`) as ragged
+        rows: each example's first `tokens[i]` rows, cut after its last column with an id."""
+        id_rows, value_rows = [], []
+        for example_ids, example_values, count in zip(ids, values, tokens):
+            width = int(np.count_nonzero(example_ids[:count], axis=-1).max(initial=0))
+            id_rows.append(example_ids[:count, :width].copy())  # not views that keep the batch
+            value_rows.append(example_values[:count, :width].copy())
+        return cls(id_rows, ids.dtype), cls(value_rows, values.dtype)
+
+    @classmethod
+    def concatenate(cls, parts: Sequence["RaggedRows"]) -> "RaggedRows":
+        """The examples of `parts` (at least one, of one dtype), in order."""
+        return cls(np.concatenate([p.rows for p in parts]), parts[0].dtype)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, idx: Any) -> "RaggedRows":
+        """The examples `idx` (an index array or a slice)."""
+        return RaggedRows(self.rows[idx], self.dtype)
+
+    def padded(self, length: int) -> np.ndarray:
+        """(examples, length, K) right-padded with zeros, K the widest example's (at least 1)."""
+        width = max([r.shape[1] for r in self.rows] + [1])
+        out = np.zeros((len(self.rows), length, width), dtype=self.dtype)
+        for i, rows in enumerate(self.rows):
+            out[i, : len(rows), : rows.shape[1]] = rows[:length]
+        return out
+
+
 def max_active_features(matrices: Iterable[Any]) -> int:
     """The largest number of active (non-zero) features of any row of `matrices` (scipy sparse or
     `sparse_rows`)."""

@@ -9,12 +9,14 @@ import numpy as np
 from rasa.utils.tensorflow.callback import RasaTrainingLogger
 from tensorflow import keras
 
+from rnn_nlu.features import RaggedRows
 from rnn_nlu.models.layers import TrimmingModel
 from rnn_nlu.models.optimizers import LazyAdam
 
 logger = logging.getLogger(__name__)
 
-Arrays = Union[np.ndarray, Dict[str, np.ndarray], Tuple[np.ndarray, ...]]
+# A dict's sparse features may be `RaggedRows`, padded batch by batch (`padded`).
+Arrays = Union[np.ndarray, Dict[str, Any], Tuple[np.ndarray, ...]]
 # Batches' worth of shuffled examples sorted by length together (see `LengthBatches`).
 BUCKET_BATCHES = 20
 # Fewer batches an epoch than this: shuffled batches, whose make-up changes from epoch to epoch
@@ -74,6 +76,15 @@ def take(x: Arrays, idx: np.ndarray) -> Arrays:
     return x[idx]
 
 
+def padded(x: Arrays) -> Arrays:
+    """`x` with each `RaggedRows` of a dict padded to the width of its "token_ids"; as it is
+    otherwise."""
+    if not isinstance(x, dict) or not any(isinstance(v, RaggedRows) for v in x.values()):
+        return x
+    length = x["token_ids"].shape[1]
+    return {k: v.padded(length) if isinstance(v, RaggedRows) else v for k, v in x.items()}
+
+
 def token_lengths(x: Arrays) -> np.ndarray:
     """(examples,) count of non-zero token ids, from `token_ids` (or the only or first array)."""
     ids = x.get("token_ids", next(iter(x.values()))) if isinstance(x, dict) else x
@@ -113,7 +124,8 @@ class LengthBatches(keras.utils.Sequence):
 
     def __getitem__(self, index: int) -> Any:
         rows = self.batches[index]
-        return take(self.x, rows) if self.y is None else (take(self.x, rows), self.y[rows])
+        x = padded(take(self.x, rows))
+        return x if self.y is None else (x, self.y[rows])
 
 
 class EarlyStoppingRestoreBest(keras.callbacks.EarlyStopping):
@@ -162,6 +174,7 @@ def fit(
     the longest of 64 random messages is near the data's longest, so cutting saves little, and it
     changes the word-dropout draws on which the demo bots' closest intents turn (README).
     `class_weight` scales each training example's loss by the weight of its label (Keras).
+    Sparse features given as `RaggedRows` are padded a batch (and the held-out split) at a time.
     """
     set_seed(random_seed)
     optimizer = LazyAdam(learning_rate=learning_rate, clipnorm=clipnorm or None)
@@ -176,7 +189,7 @@ def fit(
         if len(val_idx) > 0 and len(train_idx) > 0:
             if trims:  # the order of evaluation changes no result
                 val_idx = val_idx[np.argsort(token_lengths(x)[val_idx], kind="stable")]
-            validation_data = (take(x, val_idx), None if y is None else y[val_idx])
+            validation_data = (padded(take(x, val_idx)), None if y is None else y[val_idx])
             x, y = take(x, train_idx), None if y is None else y[train_idx]
             wait = stopping_patience(patience, patience_examples, len(train_idx))
             if wait < patience:
@@ -200,7 +213,7 @@ def fit(
     batches: Dict[str, Any] = (
         {"x": LengthBatches(x, y, batch_size, random_seed), "shuffle": False}  # new every epoch
         if bucketed
-        else {"x": x, "y": y, "batch_size": batch_size, "shuffle": True}
+        else {"x": padded(x), "y": y, "batch_size": batch_size, "shuffle": True}
     )
     return model.fit(
         **batches,

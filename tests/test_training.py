@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from rnn_nlu.features import RaggedRows
 from rnn_nlu.models.optimizers import LazyAdam
 from rnn_nlu.models.text_rnn import build_text_rnn
 from rnn_nlu.training import LengthBatches, fit, stopping_patience
@@ -154,3 +155,45 @@ def test_fit_trains_with_lazy_adam():
     model = build_text_rnn(40, 3, embedding_dim=8, rnn_units=8)
     one_epoch(model, x, y)
     assert isinstance(model.optimizer, LazyAdam)
+
+
+@pytest.mark.parametrize("examples", [1600, 256], ids=["bucketed", "shuffled"])
+def test_fit_trains_on_ragged_features_as_on_padded_ones(examples):
+    """Sparse features kept as `RaggedRows` (a classifier's training inputs) are padded batch by
+    batch, for training and for the held-out split, to the same weights as padded arrays."""
+    rng = np.random.default_rng(6)
+    lengths = rng.integers(1, 12, examples)
+    token_ids = padded_ids(lengths, width=12)
+    active = rng.integers(1, 6, token_ids.shape) * (token_ids != 0)  # features per token
+    ids = np.zeros(token_ids.shape + (9,), np.int32)  # one 9 wide: the data's widest token
+    values = np.zeros(token_ids.shape + (9,), np.float32)
+    for (i, t), k in np.ndenumerate(active):
+        ids[i, t, :k] = rng.permutation(20)[:k] + 1
+        values[i, t, :k] = rng.random(k)
+    y = (lengths % 3).astype(np.int32)
+    ragged = RaggedRows.of(ids, values, lengths)
+    inputs = {
+        "padded": {"token_ids": token_ids, "feature_ids": ids, "feature_values": values},
+        "ragged": {"token_ids": token_ids, "feature_ids": ragged[0], "feature_values": ragged[1]},
+    }
+    weights = {}
+    for name, x in inputs.items():
+        tf.keras.utils.set_random_seed(0)
+        model = build_text_rnn(40, 3, embedding_dim=4, rnn_units=4, sparse_feature_dim=20)
+        history = fit(
+            model,
+            x,
+            y,
+            epochs=2,
+            batch_size=32,
+            learning_rate=0.01,
+            clipnorm=1.0,
+            validation_split=0.1,
+            patience=2,
+            random_seed=0,
+            silent=True,
+        ).history
+        weights[name] = (model.get_weights(), history["val_loss"])
+    for padded_weight, ragged_weight in zip(weights["padded"][0], weights["ragged"][0]):
+        np.testing.assert_allclose(ragged_weight, padded_weight, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(weights["ragged"][1], weights["padded"][1], rtol=1e-5)

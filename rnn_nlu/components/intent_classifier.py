@@ -36,6 +36,7 @@ from rnn_nlu.models.numpy_models import TOKEN_TABLE_ROWS, serving_weights, tabul
 from rnn_nlu.training import (
     PATIENCE_EXAMPLES,
     balanced_class_weights,
+    padded,
     set_seed,
     split_indices,
     take,
@@ -229,19 +230,20 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
     def _tokens(message: Message) -> List[str]:
         return [token.text for token in message.get(TOKENS_NAMES[TEXT]) or []]
 
-    def _inputs(self, messages: Sequence[Message]) -> Union[np.ndarray, Dict[str, np.ndarray]]:
-        """Token ids; with Rasa's features, a dict of them and the feature arrays."""
+    def _inputs(
+        self, messages: Sequence[Message], training: bool = False
+    ) -> Union[np.ndarray, Dict[str, Any]]:
+        """Token ids; with Rasa's features, a dict of them and the feature arrays (`training`: the
+        sparse ones as `RaggedRows`, for `fit`)."""
         ids = encode_batch(
             [self._tokens(m) for m in messages], self.vocabulary, self.config["max_sequence_length"]
         )
-        features = rasa_features.encode(
-            messages,
-            self.rasa_features,
-            ids.shape[1],
-            self.__class__.__name__,
-            self._own_features(),
-            self.config["use_rasa_features"],
-        )
+        layout, name, own = self.rasa_features, self.__class__.__name__, self._own_features()
+        read_rasa = self.config["use_rasa_features"]
+        if training:
+            features = rasa_features.encode_ragged(messages, layout, ids, name, own, read_rasa)
+        else:
+            features = rasa_features.encode(messages, layout, ids.shape[1], name, own, read_rasa)
         return {"token_ids": ids, **features} if features else ids
 
     def _own_features(self) -> Optional["OwnCharNgrams"]:
@@ -287,7 +289,7 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
             rasa_features.check_finetuning(self.rasa_features, found, name)
         else:
             self.rasa_features = found
-        x = self._inputs(examples)
+        x = self._inputs(examples, training=True)
         y = self.labels.encode([e.get(INTENT) for e in examples])
         weights = balanced_class_weights(y) if self.config["class_weight"] == "balanced" else None
         loaded = members(self.model) if self.continues() else []
@@ -361,7 +363,7 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
             return networks, temperatures
         teacher = average_ensemble(networks, temperatures)
         targets = calibration.scale(
-            teacher.predict(x, batch_size=PREDICT_BATCH, verbose=0), DISTILL_TEMPERATURE
+            teacher.predict(padded(x), batch_size=PREDICT_BATCH, verbose=0), DISTILL_TEMPERATURE
         )
         seed = self.config["random_seed"] + len(networks)
         student = self._new_network(seed)
@@ -400,7 +402,9 @@ class RecurrentIntentClassifier(KerasComponent, GraphComponent, IntentClassifier
                 )
             )
             return 1.0
-        probabilities = network.predict(take(x, held_out), batch_size=PREDICT_BATCH, verbose=0)
+        probabilities = network.predict(
+            padded(take(x, held_out)), batch_size=PREDICT_BATCH, verbose=0
+        )
         temperature = calibration.fit_temperature(probabilities, y[held_out])
         logger.info(
             f"{self.__class__.__name__}: temperature {temperature:.3f} on {len(held_out)} "

@@ -26,6 +26,7 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SEQUENCE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from rnn_nlu.features import (
+    RaggedRows,
     SparseRows,
     encode_dense_features,
     encode_sparse_features,
@@ -48,6 +49,8 @@ FEATURE_DEFAULTS: Dict[str, Any] = {
 
 # Most active sparse features one token keeps (those of the largest absolute value).
 MAX_ACTIVE_FEATURES = 128
+# Training messages `encode_ragged` encodes at once.
+RAGGED_CHUNK = 512
 
 SPARSE, DENSE = "sparse", "dense"
 
@@ -227,6 +230,38 @@ def encode(
     if layout.dense:
         rows = [_dense_rows(f, layout, m) for f, m in zip(found, messages)]
         inputs["dense_features"] = encode_dense_features(rows, length, layout.dense_dim)
+    return inputs
+
+
+def encode_ragged(
+    messages: Sequence[Message],
+    layout: FeatureLayout,
+    token_ids: np.ndarray,
+    component: str,
+    own: Optional[OwnFeatures] = None,
+    read_rasa: bool = True,
+) -> Dict[str, Any]:
+    """`encode` of the training messages, whose (examples, time) `token_ids` are given,
+    RAGGED_CHUNK at a time, the sparse features kept as `RaggedRows` (`training.padded` pads each
+    batch): their memory is that of the active features, not of every token padded to the widest."""
+    length, tokens = token_ids.shape[1], np.count_nonzero(token_ids, axis=1)
+    starts = range(0, len(messages), RAGGED_CHUNK)
+    chunks = [
+        encode(messages[i : i + RAGGED_CHUNK], layout, length, component, own, read_rasa)
+        for i in starts
+    ]
+    if not chunks or not chunks[0]:
+        return {}
+    inputs: Dict[str, Any] = {}
+    if "feature_ids" in chunks[0]:
+        pairs = [
+            RaggedRows.of(c["feature_ids"], c["feature_values"], tokens[i : i + RAGGED_CHUNK])
+            for c, i in zip(chunks, starts)
+        ]
+        inputs["feature_ids"] = RaggedRows.concatenate([ids for ids, _ in pairs])
+        inputs["feature_values"] = RaggedRows.concatenate([values for _, values in pairs])
+    if "dense_features" in chunks[0]:
+        inputs["dense_features"] = np.concatenate([c["dense_features"] for c in chunks])
     return inputs
 
 
