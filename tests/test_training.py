@@ -1,6 +1,6 @@
 """The shared fit loop: length-bucketed batches, early stopping's wait."""
 
-from typing import List
+from typing import Any, Dict, List
 
 import numpy as np
 import pytest
@@ -20,21 +20,23 @@ def padded_ids(lengths: np.ndarray, width: int = 40) -> np.ndarray:
     return ids
 
 
-def one_epoch(model: tf.keras.Model, x: np.ndarray, y: np.ndarray) -> None:
-    """`fit` for one silent epoch on all of x (nothing held out)."""
-    fit(
+def short_fit(
+    model: tf.keras.Model, x: Any, y: np.ndarray, epochs: int = 1, validation_split: float = 0.0
+) -> Dict[str, List[float]]:
+    """`fit` for silent epochs (one by default, with nothing held out); the history."""
+    return fit(
         model,
         x,
         y,
-        epochs=1,
+        epochs=epochs,
         batch_size=32,
         learning_rate=0.01,
         clipnorm=1.0,
-        validation_split=0.0,
-        patience=1,
+        validation_split=validation_split,
+        patience=epochs,
         random_seed=0,
         silent=True,
-    )
+    ).history
 
 
 def padding_steps(batches: List[np.ndarray], lengths: np.ndarray) -> int:
@@ -72,7 +74,7 @@ def test_fit_buckets_a_trimming_models_batches_when_there_are_many(examples, buc
     widths = record_embedding_widths(monkeypatch)  # time steps of each word-embedding call
     tf.config.run_functions_eagerly(True)  # the shapes seen are concrete
     try:
-        one_epoch(model, x, y)
+        short_fit(model, x, y)
     finally:
         tf.config.run_functions_eagerly(False)
     assert len(widths) == examples // 32
@@ -153,7 +155,7 @@ def test_fit_trains_with_lazy_adam():
     rng = np.random.default_rng(5)
     x, y = padded_ids(rng.integers(1, 10, 200)), rng.integers(0, 3, 200).astype(np.int32)
     model = build_text_rnn(40, 3, embedding_dim=8, rnn_units=8)
-    one_epoch(model, x, y)
+    short_fit(model, x, y)
     assert isinstance(model.optimizer, LazyAdam)
 
 
@@ -180,19 +182,7 @@ def test_fit_trains_on_ragged_features_as_on_padded_ones(examples):
     for name, x in inputs.items():
         tf.keras.utils.set_random_seed(0)
         model = build_text_rnn(40, 3, embedding_dim=4, rnn_units=4, sparse_feature_dim=20)
-        history = fit(
-            model,
-            x,
-            y,
-            epochs=2,
-            batch_size=32,
-            learning_rate=0.01,
-            clipnorm=1.0,
-            validation_split=0.1,
-            patience=2,
-            random_seed=0,
-            silent=True,
-        ).history
+        history = short_fit(model, x, y, epochs=2, validation_split=0.1)
         weights[name] = (model.get_weights(), history["val_loss"])
     for padded_weight, ragged_weight in zip(weights["padded"][0], weights["ragged"][0]):
         np.testing.assert_allclose(ragged_weight, padded_weight, rtol=1e-4, atol=1e-6)

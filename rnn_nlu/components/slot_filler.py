@@ -196,7 +196,8 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
     def _tokens(message: Message) -> list:
         return message.get(TOKENS_NAMES[TEXT]) or []
 
-    def _inputs(self, messages: Sequence[Message]) -> Dict[str, np.ndarray]:
+    def _inputs(self, messages: Sequence[Message], training: bool = False) -> Dict[str, Any]:
+        """The tagger's inputs (`training`: the sparse features as `RaggedRows`, for `fit`)."""
         token_lists = [[t.text for t in self._tokens(m)] for m in messages]
         length = self.config["max_sequence_length"]
         inputs = {"token_ids": encode_batch(token_lists, self.vocabulary, length)}
@@ -204,8 +205,12 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             inputs["char_ids"] = encode_chars(
                 token_lists, self.characters, length, self.config["max_word_length"]
             )
-        steps = inputs["token_ids"].shape[1]
-        inputs.update(rasa_features.encode(messages, self.rasa_features, steps, self.name))
+        if training:
+            ids = inputs["token_ids"]
+            inputs.update(rasa_features.encode_ragged(messages, self.rasa_features, ids, self.name))
+        else:
+            steps = inputs["token_ids"].shape[1]
+            inputs.update(rasa_features.encode(messages, self.rasa_features, steps, self.name))
         if self.intents:
             inputs["intent"] = self.intents.one_hot([intent_name(m) for m in messages])
         return inputs
@@ -264,7 +269,7 @@ class BiLSTMSlotFiller(KerasComponent, GraphComponent, EntityExtractorMixin):
             self.characters = Vocabulary.build((w for ts in tokens for w in ts), 1, lowercase=False)
             self.rasa_features = features
             self.intents = LabelEncoder(intents) if self._reads_intent(intents) else None
-        x = self._inputs(examples)
+        x = self._inputs(examples, training=True)
         model = self.model if self.continues() else None
         if model is None:
             set_seed(self.config["random_seed"])  # before building: initial weights are random too

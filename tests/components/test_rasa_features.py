@@ -31,9 +31,10 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from rnn_nlu import BiLSTMSlotFiller, RCNNClassifier, TextRNNClassifier
+from rnn_nlu import BiLSTMSlotFiller, RCNNClassifier, TextRNNClassifier, lifecycle
 from rnn_nlu.components.rasa_features import FeatureLayout, FeatureMismatchError, encode
 from rnn_nlu.features import (
+    RaggedRows,
     encode_dense_features,
     encode_sparse_features,
     max_active_features,
@@ -612,3 +613,28 @@ def test_slot_filler_finetuning_refuses_another_feature_width(tmp_path, executio
     again = BiLSTMSlotFiller.load({**SLOT_FAST, "epochs": 1}, storage, Resource("s"), FINETUNING)
     with pytest.raises(FinetuningError, match="BiLSTMSlotFiller cannot finetune: .*test_dense"):
         again.train(wider)
+
+
+@pytest.mark.parametrize("cls", [*CLASSIFIERS, BiLSTMSlotFiller], ids=lambda c: c.__name__)
+def test_training_keeps_sparse_features_unpadded(cls, tmp_path, execution_context, monkeypatch):
+    """`fit` gets the sparse features as `RaggedRows` (padded a batch at a time), which hold less
+    than the padded arrays and pad back to what parsing the same messages gives."""
+    given = []
+    real_fit = lifecycle.fit
+    monkeypatch.setattr(
+        lifecycle, "fit", lambda model, x, y, **kw: given.append(x) or real_fit(model, x, y, **kw)
+    )
+    storage = LocalModelStorage.create(tmp_path)
+    chars = (CountVectorsFeaturizer, {"analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4})
+    if cls is BiLSTMSlotFiller:
+        data, _ = featurized_data(city_examples(TRAIN_CITIES, TRAIN_THINGS), [chars], storage)
+        component = train_slots({"epochs": 1}, data, storage, execution_context)
+    else:
+        data, _ = featurized_data(about(TRAIN_CITIES, TRAIN_THINGS), [chars], storage)
+        component = train(cls, {"epochs": 1}, data, storage, execution_context)
+    x, parsed = given[0], component._inputs(data.training_examples)
+    length = x["token_ids"].shape[1]
+    for key in ("feature_ids", "feature_values"):
+        assert isinstance(x[key], RaggedRows)
+        np.testing.assert_array_equal(x[key].padded(length), parsed[key])
+        assert sum(r.size for r in x[key].rows) < parsed[key].size
